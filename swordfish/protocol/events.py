@@ -1,0 +1,97 @@
+"""Events a sans-IO connection engine hands to its driver.
+
+Frozen dataclasses, matched by class: a driver loops ``next_event()`` and dispatches on type.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..model.application import TApplicationException
+from ..model.service import MethodSpec
+from ..model.struct import Struct
+
+__all__ = [
+    "NEED_DATA",
+    "Event",
+    "Call",
+    "CallRejected",
+    "Reply",
+    "ExceptionReply",
+    "ConnectionClosed",
+]
+
+
+class _NeedData:
+    """Sentinel: feed more bytes before asking for the next event."""
+
+    _instance: _NeedData | None = None
+
+    def __new__(cls) -> _NeedData:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "NEED_DATA"
+
+    def __reduce__(self) -> str:
+        return "NEED_DATA"
+
+
+NEED_DATA = _NeedData()
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Base of every event."""
+
+
+@dataclass(frozen=True, slots=True)
+class Call(Event):
+    """Server side: a decoded call to run. ``oneway`` calls must not be answered.
+
+    service: the multiplexed service name the caller used (``None`` when not multiplexed).
+    """
+
+    seqid: int
+    method: MethodSpec
+    args: Struct
+    oneway: bool = False
+    service: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallRejected(Event):
+    """Server side: a call the engine answered itself (unknown method, bad message type).
+
+    ``data`` holds the exception reply to write (empty when the call was oneway).
+    """
+
+    seqid: int
+    name: str
+    error: TApplicationException
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Reply(Event):
+    """Client side: the result struct of a call (field ``success`` or a declared exception)."""
+
+    seqid: int
+    method: MethodSpec
+    result: Struct
+
+
+@dataclass(frozen=True, slots=True)
+class ExceptionReply(Event):
+    """Client side: the server answered the call with a ``TApplicationException``."""
+
+    seqid: int
+    method: MethodSpec
+    error: TApplicationException
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionClosed(Event):
+    """The peer closed the stream at a message boundary (a clean close)."""

@@ -1,0 +1,139 @@
+"""Server side of a Thrift connection, sans-IO (h11's shape: bytes in, events out).
+
+The engine turns bytes into ``Call`` events and replies into bytes. Calls it can answer by
+itself (unknown method, wrong message type) come out as ``CallRejected`` carrying the reply
+bytes, so every driver answers them identically. Malformed input raises and moves the
+connection to ERROR: the driver closes that one connection and keeps serving the rest.
+"""
+
+from __future__ import annotations
+
+from ..codec.base import Codec
+from ..errors import LocalProtocolError, ProtocolError, RemoteProtocolError
+from ..framing.base import Framer
+from ..model.application import ApplicationExceptionType, TApplicationException
+from ..model.service import MethodSpec, ServiceSpec
+from ..model.struct import Struct
+from ..model.ttype import MessageType
+from .events import NEED_DATA, Call, CallRejected, ConnectionClosed, _NeedData
+from .state import ConnEvent, ConnState, transition
+
+__all__ = ["ServerConnection"]
+
+
+class ServerConnection:
+    """Parses calls for one service and encodes their replies."""
+
+    def __init__(self, service: ServiceSpec, codec: Codec, framer: Framer) -> None:
+        self.service = service
+        self.codec = codec
+        self.framer = framer
+        self._state = ConnState.OPEN
+        self._eof = False
+        self._error: ProtocolError | None = None
+
+    @property
+    def state(self) -> ConnState:
+        return self._state
+
+    def receive_data(self, data: bytes) -> None:
+        """Feed bytes read from the stream; ``b""`` means the peer closed it."""
+        if not data:
+            self._eof = True
+        elif self._state in (ConnState.OPEN, ConnState.DRAINING):
+            self.framer.feed(data)
+
+    def close(self) -> None:
+        self._state = transition(self._state, ConnEvent.CLOSE)
+
+    def _fail(self, error: ProtocolError) -> ProtocolError:
+        self._error = error
+        self._state = transition(self._state, ConnEvent.PROTOCOL_ERROR)
+        return error
+
+    def _resolve(self, name: str, mtype: MessageType) -> type[Struct] | None:
+        if mtype not in (MessageType.CALL, MessageType.ONEWAY):
+            return None
+        spec = self.service.methods.get(name)
+        return spec.args if spec is not None else None
+
+    def next_event(self) -> Call | CallRejected | ConnectionClosed | _NeedData:
+        """The next call, a call answered by the engine, ``ConnectionClosed``, or NEED_DATA."""
+        if self._state is ConnState.ERROR:
+            assert self._error is not None
+            raise self._error
+        if self._state is ConnState.CLOSED:
+            return ConnectionClosed()
+        try:
+            payload = self.framer.next_message()
+        except ProtocolError as exc:
+            raise self._fail(exc) from exc
+        if payload is None:
+            if not self._eof:
+                return NEED_DATA
+            if self.framer.buffered:
+                raise self._fail(
+                    RemoteProtocolError(
+                        f"connection closed in the middle of a message "
+                        f"({self.framer.buffered} bytes of it received)"
+                    )
+                )
+            self._state = transition(self._state, ConnEvent.PEER_CLOSED)
+            return ConnectionClosed()
+        try:
+            message = self.codec.decode_message(payload, self._resolve)
+        except ProtocolError as exc:
+            raise self._fail(exc) from exc
+        name, mtype, seqid = message.name, message.mtype, message.seqid
+        if mtype not in (MessageType.CALL, MessageType.ONEWAY):
+            return self._reject(
+                seqid,
+                name,
+                ApplicationExceptionType.INVALID_MESSAGE_TYPE,
+                f"expected a call, got message type {int(mtype)}",
+                reply=True,
+            )
+        spec = self.service.methods.get(name)
+        if spec is None:
+            return self._reject(
+                seqid,
+                name,
+                ApplicationExceptionType.UNKNOWN_METHOD,
+                f"Unknown method {name!r}",
+                reply=mtype == MessageType.CALL,
+            )
+        assert message.body is not None
+        # A oneway method never replies, whatever message type the caller used.
+        return Call(seqid, spec, message.body, oneway=spec.oneway)
+
+    def _reject(
+        self, seqid: int, name: str, kind: ApplicationExceptionType, text: str, *, reply: bool
+    ) -> CallRejected:
+        error = TApplicationException(text, kind)
+        data = b""
+        if reply:
+            payload = self.codec.encode_message(name, MessageType.EXCEPTION, seqid, error)
+            data = self.framer.wrap(payload)
+        return CallRejected(seqid, name, error, data)
+
+    def send_reply(self, call: Call, result: Struct) -> bytes:
+        """Bytes answering ``call`` with its result struct."""
+        method: MethodSpec = call.method
+        if call.oneway:
+            raise LocalProtocolError(f"{method.name} is oneway: it must not be answered")
+        if type(result) is not method.result:
+            raise LocalProtocolError(
+                f"{method.name}: expected a {method.result.__name__ if method.result else None}"
+                f" result, got {type(result).__name__}"
+            )
+        payload = self.codec.encode_message(method.name, MessageType.REPLY, call.seqid, result)
+        return self.framer.wrap(payload)
+
+    def send_exception(self, call: Call, error: TApplicationException) -> bytes:
+        """Bytes answering ``call`` with an application exception."""
+        if call.oneway:
+            raise LocalProtocolError(f"{call.method.name} is oneway: it must not be answered")
+        payload = self.codec.encode_message(
+            call.method.name, MessageType.EXCEPTION, call.seqid, error
+        )
+        return self.framer.wrap(payload)
