@@ -16,7 +16,7 @@ from ..limits import Limits
 from ..model.struct import Struct
 from ..model.ttype import MessageType
 
-__all__ = ["Codec", "Message", "NEED_DATA", "BodyTypeResolver"]
+__all__ = ["NEED_DATA", "BodyTypeResolver", "Codec", "Message"]
 
 S = TypeVar("S", bound=Struct)
 
@@ -52,7 +52,7 @@ class Codec(Protocol):
         ...
 
     def decode_struct(self, cls: type[S], data: bytes | bytearray | memoryview) -> S:
-        """Deserialize exactly one struct occupying all of ``data`` (trailing bytes are an error)."""
+        """Deserialize one struct occupying all of ``data`` (trailing bytes are an error)."""
         ...
 
     def encode_message(self, name: str, mtype: MessageType, seqid: int, body: Struct) -> bytes:

@@ -35,6 +35,8 @@ class TApplicationException(ThriftException, ApplicationError):
     """Fields: ``message`` (1: string) and ``type`` (2: i32, an ``ApplicationExceptionType``)."""
 
     __slots__ = ("message", "type")
+    message: Any
+    type: Any
 
     UNKNOWN = ApplicationExceptionType.UNKNOWN
     UNKNOWN_METHOD = ApplicationExceptionType.UNKNOWN_METHOD

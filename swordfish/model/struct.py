@@ -82,9 +82,7 @@ class Struct:
         """Raise ``LocalProtocolError`` if a required field is unset (``None``)."""
         for f in self.__thrift_spec__.fields:
             if f.required and getattr(self, f.name) is None:
-                raise LocalProtocolError(
-                    f"required field {type(self).__name__}.{f.name} is unset"
-                )
+                raise LocalProtocolError(f"required field {type(self).__name__}.{f.name} is unset")
 
 
 class Union(Struct):
@@ -128,7 +126,7 @@ _BASES_BY_KIND.update(
 
 def _restore(cls: type[S], values: tuple[Any, ...]) -> S:
     obj = cls.__new__(cls)
-    for name, value in zip(cls._sf_names, values):
+    for name, value in zip(cls._sf_names, values, strict=True):
         object.__setattr__(obj, name, value)
     return obj
 

@@ -59,4 +59,6 @@ def transition(state: ConnState, event: ConnEvent) -> ConnState:
     try:
         return TRANSITIONS[(state, event)]
     except KeyError:
-        raise LocalProtocolError(f"cannot {event.value} a connection in state {state.value}") from None
+        raise LocalProtocolError(
+            f"cannot {event.value} a connection in state {state.value}"
+        ) from None

@@ -1,0 +1,69 @@
+# Swordfish developer commands. Two matter most (see README.md):
+#   make demo   create .venv, install the package, run the calculator demo over loopback
+#   make test   install everything the tests need, run `make check`, then the whole test suite
+# and
+#   make check  lint, format check, strict type check, import layering contracts
+#
+# Everything runs inside .venv, created on first use with $(PYTHON) -m venv. Installs are
+# remembered by stamp files inside .venv, so they rerun only when pyproject.toml changes or
+# the venv is recreated (delete .venv to start over).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+# Inside the venv, so deleting .venv also forgets what was installed into it.
+STAMPS := $(VENV)/.stamps
+
+.DEFAULT_GOAL := help
+.PHONY: help demo test check pytest thrift-compiler clean
+
+help:
+	@echo "make demo    run the calculator demo (server + client over loopback)"
+	@echo "make test    install test dependencies, run 'make check', then the whole test suite"
+	@echo "make check   ruff check, ruff format --check, mypy (strict), import contracts"
+	@echo "make clean   remove .venv and caches"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMPS)/install: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e .
+	@mkdir -p $(STAMPS) && touch $@
+
+$(STAMPS)/install-test: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[test]'
+	@mkdir -p $(STAMPS) && touch $@ $(STAMPS)/install
+
+demo: $(STAMPS)/install
+	$(PY) -m examples.calc.demo
+
+# The interop tests generate Apache Thrift code with Debian's `thrift` compiler. Install it
+# when we can (root + apt); otherwise say so: those tests skip, and fail under CI=true.
+thrift-compiler:
+	@if command -v thrift >/dev/null 2>&1; then \
+	    :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's thrift-compiler (for the interop tests)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq thrift-compiler; \
+	else \
+	    echo "warning: no 'thrift' compiler and cannot apt-get install thrift-compiler;" \
+	         "Apache interop tests will skip (and fail under CI=true)" >&2; \
+	fi
+
+check: $(STAMPS)/install-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(PY) scripts/check_contracts.py
+
+pytest: $(STAMPS)/install-test thrift-compiler
+	$(PY) -m pytest
+
+test: $(STAMPS)/install-test thrift-compiler
+	$(MAKE) check
+	$(PY) -m pytest
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis

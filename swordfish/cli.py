@@ -1,0 +1,351 @@
+"""``python -m swordfish``: serve a handler, or make one call, from the command line.
+
+Argument parsing and wiring only; the work is done by ``load``, ``make_server`` and
+``make_client``. Exit status: 0 success (including a clean stop on SIGTERM/SIGINT), 1 the call
+or the server failed at run time, 2 bad usage (arguments, IDL, service or handler).
+
+    swordfish serve calc.thrift --service Calculator --handler calc_handler:Handler --port 9090
+    swordfish call calc.thrift --service Calculator --port 9090 add '{"num1": 1, "num2": 2}'
+
+``call`` reads arguments as a JSON object keyed by parameter name: structs are JSON objects,
+lists and sets are arrays, maps are objects (or arrays of ``[key, value]`` pairs), enums may
+be given by name, and ``binary`` values are base64 strings. The result is printed as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import importlib
+import importlib.util
+import json
+import os
+import signal
+import sys
+import threading
+import uuid
+from collections.abc import Mapping, Sequence
+from types import FrameType, ModuleType
+from typing import Any, NoReturn
+
+from .errors import IDLError, SwordfishError
+from .model.service import ServiceSpec
+from .model.spec import TypeSpec
+from .model.struct import Struct, ThriftException
+from .model.ttype import TType
+from .sync._common import MODELS, PROTOCOLS, TRANSPORTS
+from .sync.factory import make_client, make_server
+
+__all__ = ["main"]
+
+PROG = "swordfish"
+#: How long ``serve`` lets running calls finish after SIGTERM (the whole exit stays < 3 s).
+STOP_GRACE = 2.0
+
+
+class UsageError(Exception):
+    """Bad input from the command line: reported on stderr, exit status 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description="Thrift RPC for Python.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("idl", metavar="IDL", help="path to the .thrift file")
+        p.add_argument("--service", required=True, help="service name in the IDL")
+        p.add_argument("--host", default="127.0.0.1", help="default: %(default)s")
+        p.add_argument("--port", type=int, default=9090, help="default: %(default)s")
+        p.add_argument("--protocol", choices=PROTOCOLS, default="binary")
+        p.add_argument("--transport", choices=TRANSPORTS, default="buffered")
+
+    serve = sub.add_parser("serve", help="serve a handler")
+    common(serve)
+    serve.add_argument(
+        "--handler",
+        required=True,
+        help="module:Class (instantiated with no arguments) or module:object; "
+        "the module may also be a path to a .py file",
+    )
+    serve.add_argument("--server", choices=MODELS, default="threadpool", help="server model")
+    serve.add_argument("--workers", type=int, default=None, help="threadpool size")
+    serve.add_argument(
+        "--idle-timeout", type=float, default=60.0, help="seconds (default: %(default)s)"
+    )
+    serve.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+
+    call = sub.add_parser("call", help="call one method and print the result as JSON")
+    common(call)
+    call.add_argument("method", metavar="METHOD")
+    call.add_argument("args", metavar="JSON_ARGS", nargs="?", default="{}")
+    call.add_argument("--timeout", type=float, default=30.0, help="seconds (default: %(default)s)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            return _serve(args)
+        return _call(args)
+    except UsageError as exc:
+        _say(f"error: {exc}")
+        return 2
+
+
+def _say(message: str) -> None:
+    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+
+
+# -- loading ---------------------------------------------------------------------------------
+
+
+def _load_service(path: str, name: str) -> tuple[ModuleType, object]:
+    from .idl import load
+
+    try:
+        module = load(path)
+    except IDLError as exc:
+        raise UsageError(str(exc)) from exc
+    except OSError as exc:
+        raise UsageError(f"cannot read IDL {path!r}: {exc.strerror or exc}") from exc
+    obj: Any = module
+    for part in name.split("."):
+        obj = getattr(obj, part, None)
+    if not isinstance(getattr(obj, "__thrift_service__", None), ServiceSpec):
+        found = sorted(
+            n
+            for n, v in vars(module).items()
+            if isinstance(getattr(v, "__thrift_service__", None), ServiceSpec)
+        )
+        raise UsageError(f"no service {name!r} in {path}; services: {', '.join(found) or '(none)'}")
+    return module, obj
+
+
+def _import_handler(ref: str) -> object:
+    module_name, sep, attr = ref.rpartition(":")
+    if not sep or not module_name or not attr:
+        raise UsageError(f"--handler must look like module:Class, got {ref!r}")
+    try:
+        if module_name.endswith(".py"):
+            spec = importlib.util.spec_from_file_location(
+                os.path.basename(module_name)[:-3], module_name
+            )
+            if spec is None or spec.loader is None:
+                raise ImportError(f"cannot load {module_name}")
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+        else:
+            # Like `python -m`, find handler modules in the current directory.
+            if os.getcwd() not in sys.path and "" not in sys.path:
+                sys.path.insert(0, os.getcwd())
+            module = importlib.import_module(module_name)
+    except Exception as exc:
+        raise UsageError(
+            f"cannot import handler module {module_name!r}: {type(exc).__name__}: {exc}"
+        ) from exc
+    obj: Any = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise UsageError(f"handler module {module_name!r} has no attribute {attr!r}")
+        obj = getattr(obj, part)
+    if isinstance(obj, type):
+        try:
+            obj = obj()
+        except Exception as exc:
+            raise UsageError(f"cannot create handler {ref}(): {type(exc).__name__}: {exc}") from exc
+    return obj
+
+
+# -- serve -----------------------------------------------------------------------------------
+
+
+def _serve(args: argparse.Namespace) -> int:
+    if args.verbose:
+        import logging
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    _, service = _load_service(args.idl, args.service)
+    handler = _import_handler(args.handler)
+    if args.workers is not None and args.server != "threadpool":
+        raise UsageError("--workers applies to --server threadpool only")
+    try:
+        server = make_server(
+            service,
+            handler,
+            args.host,
+            args.port,
+            protocol=args.protocol,
+            transport=args.transport,
+            model=args.server,
+            workers=args.workers,
+            idle_timeout=args.idle_timeout,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    except SwordfishError as exc:
+        _say(f"error: {exc}")
+        return 1
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        server.start()
+        _say(
+            f"listening on {args.host}:{server.port} (server={args.server}, "
+            f"protocol={args.protocol}, transport={args.transport})"
+        )
+        # A short wait in a loop, so the signal handler's Event is seen promptly everywhere.
+        while not stop.wait(0.5):
+            pass
+        _say("stopping")
+        server.stop(timeout=STOP_GRACE)
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+    return 0
+
+
+# -- call ------------------------------------------------------------------------------------
+
+
+def _call(args: argparse.Namespace) -> int:
+    _, service = _load_service(args.idl, args.service)
+    spec: ServiceSpec = service.__thrift_service__  # type: ignore[attr-defined]
+    method = spec.methods.get(args.method)
+    if method is None:
+        raise UsageError(
+            f"service {spec.name} has no method {args.method!r}; methods: {', '.join(spec.methods)}"
+        )
+    try:
+        raw = json.loads(args.args)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"JSON_ARGS is not valid JSON: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise UsageError("JSON_ARGS must be a JSON object of parameter names")
+    try:
+        kwargs = {
+            name: from_json(_field_type(method.args, name), value, name)
+            for name, value in raw.items()
+        }
+    except (TypeError, ValueError) as exc:
+        raise UsageError(str(exc)) from exc
+    client = make_client(
+        service,
+        args.host,
+        args.port,
+        protocol=args.protocol,
+        transport=args.transport,
+        timeout=args.timeout,
+    )
+    with client:
+        try:
+            result = getattr(client.stub, method.name)(**kwargs)
+        except SwordfishError as exc:  # includes TApplicationException
+            _say(f"error: {type(exc).__name__}: {exc}")
+            return 1
+        except ThriftException as exc:  # a declared exception: print it like a result
+            print(json.dumps({type(exc).__name__: to_json(exc)}, indent=2, ensure_ascii=False))
+            return 1
+    print(json.dumps(to_json(result), indent=2, ensure_ascii=False))
+    return 0
+
+
+def _field_type(cls: type[Struct], name: str) -> TypeSpec:
+    field = cls.__thrift_spec__.by_name.get(name)
+    if field is None:
+        raise ValueError(f"unknown field {name!r}; fields: {', '.join(cls._sf_names)}")
+    return field.type
+
+
+def from_json(ts: TypeSpec, value: Any, where: str = "value") -> Any:
+    """A Python value of Thrift type ``ts`` from decoded JSON (see the module docstring)."""
+    if value is None:
+        return None
+    t = ts.ttype
+    if t == TType.BOOL:
+        if not isinstance(value, bool):
+            raise TypeError(f"{where}: expected true/false, got {value!r}")
+        return value
+    if t in (TType.BYTE, TType.I16, TType.I32, TType.I64):
+        enum: Any = ts.enum
+        if isinstance(value, str) and enum is not None:
+            try:
+                return int(enum[value])
+            except KeyError:
+                names = ", ".join(m.name for m in enum)
+                raise ValueError(f"{where}: {value!r} is not one of {names}") from None
+        if isinstance(value, str):
+            return int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if t == TType.DOUBLE:
+        return float(value)
+    if t == TType.STRING:
+        if not isinstance(value, str):
+            raise TypeError(f"{where}: expected a string, got {value!r}")
+        return base64.b64decode(value, validate=True) if ts.binary else value
+    if t == TType.UUID:
+        return uuid.UUID(str(value))
+    if t == TType.STRUCT:
+        assert ts.struct is not None
+        if not isinstance(value, dict):
+            raise TypeError(f"{where}: expected a JSON object for {ts.describe()}")
+        cls = ts.struct
+        kwargs = {k: from_json(_field_type(cls, k), v, f"{where}.{k}") for k, v in value.items()}
+        return cls(**kwargs)
+    if t in (TType.LIST, TType.SET):
+        assert ts.value is not None
+        if not isinstance(value, list):
+            raise TypeError(f"{where}: expected a JSON array for {ts.describe()}")
+        items = [from_json(ts.value, v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return set(items) if t == TType.SET and _hashable(ts.value) else items
+    if t == TType.MAP:
+        assert ts.key is not None
+        assert ts.value is not None
+        pairs = value.items() if isinstance(value, dict) else value
+        return {
+            from_json(ts.key, k, f"{where} key"): from_json(ts.value, v, f"{where}[{k!r}]")
+            for k, v in pairs
+        }
+    raise TypeError(f"{where}: cannot read type {ts.describe()} from JSON")
+
+
+def _hashable(ts: TypeSpec) -> bool:
+    return ts.ttype not in (TType.STRUCT, TType.LIST, TType.SET, TType.MAP)
+
+
+def to_json(value: Any) -> Any:
+    """A JSON-ready view of a decoded value (structs become objects of their set fields)."""
+    if isinstance(value, Struct):
+        return {
+            n: to_json(getattr(value, n)) for n in value._sf_names if getattr(value, n) is not None
+        }
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, Mapping):
+        if all(isinstance(k, (str, int, float, bool)) for k in value):
+            return {str(k): to_json(v) for k, v in value.items()}
+        return [[to_json(k), to_json(v)] for k, v in value.items()]
+    if isinstance(value, (set, frozenset)):
+        items = [to_json(v) for v in value]
+        try:
+            return sorted(items)
+        except TypeError:
+            return items
+    if isinstance(value, (list, tuple)):
+        return [to_json(v) for v in value]
+    return value
+
+
+def run() -> NoReturn:
+    """Console-script entry point."""
+    sys.exit(main())

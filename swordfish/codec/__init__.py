@@ -1,0 +1,98 @@
+"""Codecs: objects <-> bytes for each Thrift protocol, and THE accelerator switch.
+
+This module is the only place that decides between the pure-Python codecs and the C ones, so
+the rest of the code never rebinds names depending on what was built. ``get_codec`` picks the
+C implementation when it exists and ``SWORDFISH_NO_EXTENSIONS=1`` is not set; the explicit
+``...Py`` / ``...C`` names stay importable so tests can run every implementation.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, TypeVar
+
+from ..limits import DEFAULT_LIMITS, Limits
+from ..model.struct import Struct
+from .base import NEED_DATA, BodyTypeResolver, Codec, Message
+from .binary import BinaryCodecPy
+from .compact import CompactCodecPy
+
+__all__ = [
+    "CODEC_NAMES",
+    "NEED_DATA",
+    "USING_EXTENSIONS",
+    "BinaryCodec",
+    "BinaryCodecC",
+    "BinaryCodecPy",
+    "BodyTypeResolver",
+    "Codec",
+    "CompactCodec",
+    "CompactCodecC",
+    "CompactCodecPy",
+    "Message",
+    "dumps",
+    "get_codec",
+    "loads",
+]
+
+S = TypeVar("S", bound=Struct)
+
+#: True when ``SWORDFISH_NO_EXTENSIONS=1`` forces the pure-Python codecs.
+NO_EXTENSIONS = os.environ.get("SWORDFISH_NO_EXTENSIONS", "") not in ("", "0")
+
+# --- C accelerator hook -------------------------------------------------------------------
+# TODO(c-codec): the C issue fills these in, e.g.
+#     from .._speedups import BinaryCodecC, CompactCodecC
+# guarded by ``not NO_EXTENSIONS`` and an ImportError fallback to None. Nothing else in the
+# package may import ``_speedups``; everything goes through get_codec / BinaryCodec below.
+BinaryCodecC: Any = None
+CompactCodecC: Any = None
+# -------------------------------------------------------------------------------------------
+
+#: The implementation ``get_codec`` uses for each protocol.
+BinaryCodec: Any = BinaryCodecPy if NO_EXTENSIONS or BinaryCodecC is None else BinaryCodecC
+CompactCodec: Any = CompactCodecPy if NO_EXTENSIONS or CompactCodecC is None else CompactCodecC
+USING_EXTENSIONS = BinaryCodec is not BinaryCodecPy or CompactCodec is not CompactCodecPy
+
+_FACTORIES: dict[str, Any] = {"binary": BinaryCodec, "compact": CompactCodec}
+CODEC_NAMES: tuple[str, ...] = tuple(_FACTORIES)
+
+
+def get_codec(name: str, limits: Limits | None = None, **options: Any) -> Codec:
+    """The codec for protocol ``name`` ("binary" or "compact").
+
+    ``options`` go to the codec's constructor (binary: ``strict_write``, ``strict_read``).
+    """
+    factory = _FACTORIES.get(name)
+    if factory is None:
+        valid = ", ".join(repr(n) for n in CODEC_NAMES)
+        raise ValueError(f"unknown protocol {name!r}; valid protocols: {valid}")
+    codec: Codec = factory(DEFAULT_LIMITS if limits is None else limits, **options)
+    return codec
+
+
+_DEFAULT_CODECS: dict[str, Codec] = {}
+
+
+def _default_codec(protocol: str, limits: Limits | None) -> Codec:
+    if limits is not None:
+        return get_codec(protocol, limits)
+    codec = _DEFAULT_CODECS.get(protocol)
+    if codec is None:
+        codec = _DEFAULT_CODECS[protocol] = get_codec(protocol)
+    return codec
+
+
+def dumps(obj: Struct, protocol: str = "binary", limits: Limits | None = None) -> bytes:
+    """Serialize one struct (no message envelope) with the named protocol."""
+    return _default_codec(protocol, limits).encode_struct(obj)
+
+
+def loads(
+    cls: type[S],
+    data: bytes | bytearray | memoryview,
+    protocol: str = "binary",
+    limits: Limits | None = None,
+) -> S:
+    """Deserialize one struct of class ``cls`` that occupies all of ``data``."""
+    return _default_codec(protocol, limits).decode_struct(cls, data)

@@ -1,0 +1,381 @@
+"""Helpers shared by the pure-Python binary and compact codecs.
+
+Both codecs compile a small "plan" per struct class the first time it is used (encoder and
+decoder closures over the field table) and cache it on the class itself, so a hot encode or
+decode never re-reads ``StructSpec``. Keeping the cache on the class (not in a global dict)
+means plans die with the class when a test reloads an IDL.
+"""
+
+from __future__ import annotations
+
+import struct
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from ..errors import LimitExceeded, LocalProtocolError, RemoteProtocolError
+from ..limits import Limits
+from ..model.spec import TypeSpec
+from ..model.struct import Struct
+from ..model.ttype import MessageType, TType
+from .base import NEED_DATA, BodyTypeResolver, Message
+
+__all__ = [
+    "HASHABLE_TTYPES",
+    "MAX_I32",
+    "VALID_MESSAGE_TYPES",
+    "BadValue",
+    "PyCodecBase",
+    "Reader",
+    "Skipper",
+    "Truncated",
+    "Writer",
+    "as_binary",
+    "as_items",
+    "as_sequence",
+    "as_uuid_bytes",
+    "blank_factory",
+    "class_plans",
+    "describe_value",
+    "guard",
+    "normalize_input",
+    "read_name",
+    "struct_class_of",
+    "value_type_error",
+]
+
+S = TypeVar("S", bound=Struct)
+
+MAX_I32 = 0x7FFFFFFF
+
+#: ``writer(out, value)`` appends the encoding of ``value`` to ``out``.
+Writer = Callable[[bytearray, Any], None]
+#: ``reader(buf, pos, depth) -> (value, new_pos)``.
+Reader = Callable[[Any, int, int], tuple[Any, int]]
+
+#: Element types whose decoded values are hashable, so ``set<T>`` decodes to a Python ``set``.
+HASHABLE_TTYPES = frozenset(
+    {
+        TType.BOOL,
+        TType.BYTE,
+        TType.I16,
+        TType.I32,
+        TType.I64,
+        TType.DOUBLE,
+        TType.STRING,
+        TType.UUID,
+    }
+)
+
+VALID_MESSAGE_TYPES = frozenset({1, 2, 3, 4})
+
+
+class Truncated(RemoteProtocolError):
+    """Input ended inside a value. ``needed`` is the absolute offset the value reaches, if known.
+
+    Internal: ``scan_message`` turns it into ``NEED_DATA``; decoders re-raise it as a plain
+    ``RemoteProtocolError`` so callers only ever see the public exception types.
+    """
+
+    def __init__(self, message: str, needed: int = -1) -> None:
+        super().__init__(message)
+        self.needed = needed
+
+
+class BadValue(Exception):
+    """Internal: a value cannot be encoded; the struct writer adds Struct.field and re-raises."""
+
+
+def class_plans(cls: type) -> dict[Any, Any]:
+    """The per-class plan cache (created on first use; never inherited from a base class)."""
+    plans = cls.__dict__.get("_sf_pyplans")
+    if plans is None:
+        plans = {}
+        type.__setattr__(cls, "_sf_pyplans", plans)
+    return plans
+
+
+def describe_value(value: object) -> str:
+    """Short repr for error messages (values can be huge; never dump a whole blob)."""
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - a broken __repr__ must not hide the real error
+        text = "<unrepresentable>"
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{text} ({type(value).__name__})"
+
+
+def as_sequence(value: Any) -> Any:
+    """A sized iterable for list/set encoding; strings and mappings are refused (likely bugs)."""
+    tp = type(value)
+    if tp is list or tp is tuple or tp is set or tp is frozenset:
+        return value
+    if isinstance(value, (str, bytes, bytearray, memoryview, Mapping)):
+        raise BadValue(f"expected an iterable of elements, got {describe_value(value)}")
+    try:
+        return list(value)
+    except TypeError:
+        raise BadValue(f"expected an iterable, got {describe_value(value)}") from None
+
+
+def as_items(value: Any) -> Any:
+    """(key, value) pairs of a mapping, for map encoding."""
+    if type(value) is dict:
+        return value.items()
+    if isinstance(value, Mapping):
+        return list(value.items())
+    raise BadValue(f"expected a mapping, got {describe_value(value)}")
+
+
+def as_binary(value: Any, *, text: bool) -> bytes | bytearray:
+    """Bytes of a string (``text=True``: str is UTF-8 encoded) or binary field value.
+
+    String fields also take bytes-like values (sent as-is), which is what code moving from
+    thriftpy2 does; binary fields refuse ``str`` because guessing an encoding hides bugs.
+    """
+    tp = type(value)
+    if tp is bytes or tp is bytearray:
+        return value  # type: ignore[no-any-return]
+    if tp is str:
+        if text:
+            return value.encode("utf-8")  # type: ignore[no-any-return]
+        raise BadValue(f"binary field needs bytes, got {describe_value(value)}")
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value)
+    if isinstance(value, memoryview):
+        return value.tobytes()
+    if isinstance(value, str) and text:
+        return str(value).encode("utf-8")
+    raise BadValue(f"expected {'str' if text else 'bytes'}, got {describe_value(value)}")
+
+
+def as_uuid_bytes(value: Any) -> bytes:
+    """16 raw bytes of a ``uuid.UUID``, 16-byte bytes, or a UUID string."""
+    if isinstance(value, uuid.UUID):
+        return value.bytes
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        raw = bytes(value)
+        if len(raw) != 16:
+            raise BadValue(f"uuid needs 16 bytes, got {len(raw)}")
+        return raw
+    if isinstance(value, str):
+        try:
+            return uuid.UUID(value).bytes
+        except ValueError:
+            raise BadValue(f"not a UUID string: {describe_value(value)}") from None
+    raise BadValue(f"expected uuid.UUID, got {describe_value(value)}")
+
+
+def normalize_input(data: Any) -> Any:
+    """Accept bytes/bytearray/memoryview without copying; odd memoryviews become flat bytes."""
+    tp = type(data)
+    if tp is bytes or tp is bytearray:
+        return data
+    if tp is memoryview:
+        if data.format == "B" and data.ndim == 1 and data.contiguous:
+            return data
+        if data.contiguous:
+            return data.cast("B")
+        return data.tobytes()
+    if isinstance(data, (bytes, bytearray)):
+        return data
+    raise TypeError(f"expected bytes, bytearray or memoryview, got {type(data).__name__}")
+
+
+def struct_class_of(ts: TypeSpec) -> type[Struct]:
+    """The struct class a STRUCT TypeSpec points to (error if the spec was never bound)."""
+    cls = ts.struct
+    if cls is None or getattr(cls, "__thrift_spec__", None) is None:
+        raise LocalProtocolError(f"struct type {ts.describe()} has no bound spec")
+    return cls
+
+
+def value_type_error(cls_name: str, field: str, ts_desc: str, value: object, why: str) -> str:
+    """Uniform wording for encode-side value errors (the C codec copies this wording)."""
+    detail = f": {why}" if why else ""
+    return f"{cls_name}.{field}: cannot encode {describe_value(value)} as {ts_desc}{detail}"
+
+
+BlankFactory = Callable[[], Any]
+
+
+def blank_factory(cls: type[Struct]) -> Callable[[], Any]:
+    """A zero-argument function returning an all-``None`` instance without ``__init__``."""
+    new = cls.__new__
+    names = cls._sf_names
+    setter = object.__setattr__
+
+    def blank() -> Any:
+        obj = new(cls)
+        for n in names:
+            setter(obj, n, None)
+        return obj
+
+    return blank
+
+
+#: ``skip(buf, pos, wire_type, depth) -> new_pos``: validates while skipping.
+Skipper = Callable[[Any, int, int, int], int]
+
+
+def guard(read: Reader, buf: Any, pos: int, what: str) -> tuple[Any, int]:
+    """Run a reader at depth 1, turning internal short-input errors into RemoteProtocolError."""
+    try:
+        return read(buf, pos, 1)
+    except Truncated as exc:
+        raise RemoteProtocolError(f"truncated {what}: {exc}") from None
+    except (struct.error, IndexError):
+        raise RemoteProtocolError(f"truncated {what}: input ended at byte {len(buf)}") from None
+    except RecursionError:
+        raise RemoteProtocolError(f"{what}: nesting too deep to decode") from None
+
+
+class PyCodecBase:
+    """The public codec methods shared by the pure-Python binary and compact codecs.
+
+    A subclass supplies the protocol specifics: ``_struct_writer(cls)``, ``_readers`` (with
+    ``struct_reader(cls)``), ``_skip_struct(buf, pos, depth)``, ``_write_envelope(...)`` and
+    ``_envelope(buf, pos, decode_name)``. Keeping the entry points in one place keeps the two
+    protocols' error behaviour identical (what is truncated, what is trailing, what is a limit).
+    """
+
+    name: str
+    protocol_id: int
+    limits: Limits
+
+    def _struct_writer(self, cls: type[Struct]) -> Writer:
+        raise NotImplementedError
+
+    def _struct_reader(self, cls: type[Struct]) -> Reader:
+        raise NotImplementedError
+
+    def _skip_struct(self, buf: Any, pos: int, depth: int) -> int:
+        raise NotImplementedError
+
+    def _write_envelope(self, out: bytearray, name: bytes, mtype: int, seqid: int) -> None:
+        raise NotImplementedError
+
+    def _envelope(self, buf: Any, pos: int, decode_name: bool) -> tuple[str, int, int, int]:
+        """(name, type, seqid, body offset); the name is "" when ``decode_name`` is false."""
+        raise NotImplementedError
+
+    # -- encoding -------------------------------------------------------------------------
+
+    def _write_top(self, out: bytearray, obj: Struct) -> None:
+        cls = type(obj)
+        if getattr(cls, "__thrift_spec__", None) is None:
+            raise LocalProtocolError(f"cannot encode {describe_value(obj)}: not a Thrift struct")
+        try:
+            self._struct_writer(cls)(out, obj)
+        except RecursionError:
+            raise LocalProtocolError(
+                f"{cls.__name__}: nesting too deep to encode (a cycle?)"
+            ) from None
+
+    def encode_struct(self, obj: Struct) -> bytes:
+        out = bytearray()
+        self._write_top(out, obj)
+        return bytes(out)
+
+    def encode_message(self, name: str, mtype: MessageType, seqid: int, body: Struct) -> bytes:
+        if type(name) is not str:
+            raise LocalProtocolError(f"message name must be str, got {describe_value(name)}")
+        if (
+            isinstance(mtype, bool)
+            or not isinstance(mtype, int)
+            or mtype not in VALID_MESSAGE_TYPES
+        ):
+            raise LocalProtocolError(f"invalid message type {mtype!r}")
+        if (
+            isinstance(seqid, bool)
+            or not isinstance(seqid, int)
+            or not -MAX_I32 - 1 <= seqid <= MAX_I32
+        ):
+            raise LocalProtocolError(f"seqid must be a signed 32-bit int, got {seqid!r}")
+        try:
+            nb = name.encode("utf-8")
+        except UnicodeEncodeError:
+            raise LocalProtocolError(f"message name {name!r} is not encodable as UTF-8") from None
+        if len(nb) > MAX_I32:
+            raise LocalProtocolError("message name too long")
+        out = bytearray()
+        self._write_envelope(out, nb, int(mtype), int(seqid))
+        self._write_top(out, body)
+        return bytes(out)
+
+    # -- decoding -------------------------------------------------------------------------
+
+    def decode_struct(self, cls: type[S], data: bytes | bytearray | memoryview) -> S:
+        buf = normalize_input(data)
+        obj, pos = guard(self._struct_reader(cls), buf, 0, cls.__name__)
+        if pos != len(buf):
+            raise RemoteProtocolError(
+                f"{len(buf) - pos} trailing bytes after {cls.__name__} ({len(buf)} bytes)"
+            )
+        return obj  # type: ignore[no-any-return]
+
+    def decode_message(
+        self, data: bytes | bytearray | memoryview, body_type: BodyTypeResolver
+    ) -> Message:
+        buf = normalize_input(data)
+        try:
+            name, mtype, seqid, pos = self._envelope(buf, 0, True)
+        except Truncated as exc:
+            raise RemoteProtocolError(f"truncated message envelope: {exc}") from None
+        except (struct.error, IndexError):
+            raise RemoteProtocolError(f"truncated message envelope ({len(buf)} bytes)") from None
+        mt = MessageType(mtype)
+        cls = body_type(name, mt)
+        body: Struct | None
+        if cls is None:
+            _, pos = guard(self._skip_reader, buf, pos, f"body of {name!r}")
+            body = None
+        else:
+            body, pos = guard(self._struct_reader(cls), buf, pos, cls.__name__)
+        if pos != len(buf):
+            raise RemoteProtocolError(f"{len(buf) - pos} trailing bytes after message {name!r}")
+        return Message(name, mt, seqid, body)
+
+    def _skip_reader(self, buf: Any, pos: int, depth: int) -> tuple[Any, int]:
+        return None, self._skip_struct(buf, pos, depth)
+
+    def scan_message(self, data: bytes | bytearray | memoryview, start: int = 0) -> int:
+        buf = normalize_input(data)
+        maxf = self.limits.max_frame_size
+        needed = -1
+        try:
+            _, _, _, pos = self._envelope(buf, start, False)
+            pos = self._skip_struct(buf, pos, 1)
+        except Truncated as exc:
+            needed = exc.needed
+        except (struct.error, IndexError):
+            pass
+        except RecursionError:
+            raise RemoteProtocolError("message nesting too deep to scan") from None
+        else:
+            total = pos - start
+            if total > maxf:
+                raise LimitExceeded(f"message of {total} bytes exceeds max_frame_size={maxf}")
+            return total
+        seen = max(len(buf), needed) - start
+        if seen > maxf:
+            raise LimitExceeded(f"message of at least {seen} bytes exceeds max_frame_size={maxf}")
+        return NEED_DATA
+
+
+def read_name(buf: Any, pos: int, n: int, decode: bool, maxs: int) -> tuple[str, int]:
+    """The message name of ``n`` bytes at ``pos`` (checked before slicing)."""
+    if n < 0 or n > MAX_I32:
+        raise RemoteProtocolError(f"negative message name length {n}")
+    if n > maxs:
+        raise LimitExceeded(f"message name of {n} bytes exceeds max_string_size={maxs}")
+    end = pos + n
+    if end > len(buf):
+        raise Truncated(f"message name of {n} bytes", end)
+    if not decode:
+        return "", end
+    try:
+        return str(buf[pos:end], "utf-8"), end
+    except UnicodeDecodeError:
+        raise RemoteProtocolError("invalid UTF-8 in message name") from None

@@ -1,0 +1,737 @@
+"""Pure-Python Thrift binary protocol (strict and old-style envelopes).
+
+Layout (all integers big-endian): a message is ``0x8001_00TT`` (version 1 | message type),
+i32-length name, i32 seqid (strict), or i32-length name, type byte, i32 seqid (old-style);
+then the body struct. A struct is a run of fields ``type:u8 id:i16 value`` ended by a 0 byte.
+Strings/binary are i32 length + bytes; lists/sets are ``elem_type:u8 count:i32``; maps are
+``key_type:u8 value_type:u8 count:i32``; uuid is 16 raw bytes.
+
+Speed comes from compiling, once per struct class, a field table of small closures (see
+``_common``), reading fields with one dict lookup keyed by (wire type, field id), and packing
+lists of fixed-size numbers with a single ``struct.pack`` call. Errors are only ever
+``swordfish.errors`` types: internal ``struct.error``/``IndexError`` from short input become
+``RemoteProtocolError("truncated ...")`` at the public entry points.
+"""
+
+from __future__ import annotations
+
+import struct
+import uuid
+from typing import Any, TypeVar
+
+from ..errors import LimitExceeded, LocalProtocolError, RemoteProtocolError
+from ..limits import DEFAULT_LIMITS, Limits
+from ..model.spec import StructKind, TypeSpec
+from ..model.struct import Struct
+from ..model.ttype import TType
+from ._common import (
+    HASHABLE_TTYPES,
+    VALID_MESSAGE_TYPES,
+    BadValue,
+    PyCodecBase,
+    Reader,
+    Skipper,
+    Truncated,
+    Writer,
+    as_binary,
+    as_items,
+    as_sequence,
+    as_uuid_bytes,
+    blank_factory,
+    class_plans,
+    describe_value,
+    read_name,
+    struct_class_of,
+    value_type_error,
+)
+
+__all__ = ["BinaryCodecPy"]
+
+S = TypeVar("S", bound=Struct)
+
+_I8 = struct.Struct(">b")
+_I16 = struct.Struct(">h")
+_I32 = struct.Struct(">i")
+_I64 = struct.Struct(">q")
+_DOUBLE = struct.Struct(">d")
+_U32 = struct.Struct(">I")
+_LIST_HDR = struct.Struct(">Bi")
+_MAP_HDR = struct.Struct(">BBi")
+_BI = struct.Struct(">Bi")
+_pack_i32 = _I32.pack
+_unpack_i32 = _I32.unpack_from
+_unpack_bi = _LIST_HDR.unpack_from
+_unpack_bbi = _MAP_HDR.unpack_from
+_pack_list_hdr = _LIST_HDR.pack
+_pack_map_hdr = _MAP_HDR.pack
+
+VERSION_1 = 0x80010000
+_VERSION_MASK = 0xFFFF0000
+
+_STOP = 0
+_BOOL = int(TType.BOOL)
+_BYTE = int(TType.BYTE)
+_I16T = int(TType.I16)
+_I32T = int(TType.I32)
+_I64T = int(TType.I64)
+_DOUBLET = int(TType.DOUBLE)
+_STRING = int(TType.STRING)
+_STRUCT = int(TType.STRUCT)
+_MAP = int(TType.MAP)
+_SET = int(TType.SET)
+_LIST = int(TType.LIST)
+_UUID = int(TType.UUID)
+
+#: Wire size of fixed-width values (used to skip them and to bound counts before allocating).
+_FIXED_SIZE: dict[int, int] = {
+    _BOOL: 1,
+    _BYTE: 1,
+    _I16T: 2,
+    _I32T: 4,
+    _I64T: 8,
+    _DOUBLET: 8,
+    _UUID: 16,
+}
+#: Smallest possible encoding of one value of each type.
+_MIN_SIZE: dict[int, int] = {**_FIXED_SIZE, _STRING: 4, _STRUCT: 1, _MAP: 6, _SET: 5, _LIST: 5}
+#: struct format letter of fixed-width numbers (bulk list packing).
+_FMT: dict[int, str] = {_BYTE: "b", _I16T: "h", _I32T: "i", _I64T: "q", _DOUBLET: "d"}
+_FIXED_STRUCT: dict[int, struct.Struct] = {
+    _BYTE: _I8,
+    _I16T: _I16,
+    _I32T: _I32,
+    _I64T: _I64,
+    _DOUBLET: _DOUBLE,
+}
+_BOOL_BYTES: dict[Any, bytes] = {True: b"\x01", False: b"\x00"}
+_BOOL_INTS: dict[Any, int] = {True: 1, False: 0}
+
+# Exceptions a writer may raise for a bad value; the struct writer turns them into
+# LocalProtocolError naming Struct.field.
+_VALUE_ERRORS = (
+    struct.error,
+    TypeError,
+    ValueError,
+    OverflowError,
+    KeyError,
+    AttributeError,
+    BadValue,
+)
+
+_KIND_FIXED = 0
+_KIND_BOOL = 1
+_KIND_CALL = 2
+
+
+def _type_name(t: int) -> str:
+    try:
+        return TType(t).name
+    except ValueError:
+        return str(t)
+
+
+# --------------------------------------------------------------------------------------------
+# Encoding (independent of Limits: limits guard what we *read*)
+# --------------------------------------------------------------------------------------------
+
+_WRITER_KEY = "binary.w"
+
+
+def _w_bool(out: bytearray, v: Any) -> None:
+    out += _BOOL_BYTES[v]
+
+
+def _w_string(out: bytearray, v: Any) -> None:
+    b = v.encode("utf-8") if type(v) is str else as_binary(v, text=True)
+    out += _pack_i32(len(b))
+    out += b
+
+
+def _w_binary(out: bytearray, v: Any) -> None:
+    b = v if type(v) is bytes else as_binary(v, text=False)
+    out += _pack_i32(len(b))
+    out += b
+
+
+def _w_uuid(out: bytearray, v: Any) -> None:
+    out += v.bytes if type(v) is uuid.UUID else as_uuid_bytes(v)
+
+
+def _fixed_writer(st: struct.Struct) -> Writer:
+    pack = st.pack
+
+    def write(out: bytearray, v: Any) -> None:
+        out += pack(v)
+
+    return write
+
+
+_SCALAR_WRITERS: dict[int, Writer] = {
+    _BOOL: _w_bool,
+    _BYTE: _fixed_writer(_I8),
+    _I16T: _fixed_writer(_I16),
+    _I32T: _fixed_writer(_I32),
+    _I64T: _fixed_writer(_I64),
+    _DOUBLET: _fixed_writer(_DOUBLE),
+    _UUID: _w_uuid,
+}
+
+
+def _writer(ts: TypeSpec) -> Writer:
+    """The writer for a value of type ``ts`` (no field header)."""
+    t = int(ts.ttype)
+    w = _SCALAR_WRITERS.get(t)
+    if w is not None:
+        return w
+    if t == _STRING:
+        return _w_binary if ts.binary else _w_string
+    if t == _STRUCT:
+        return _struct_value_writer(struct_class_of(ts))
+    if t == _LIST or t == _SET:
+        assert ts.value is not None, "list/set TypeSpec without element type"
+        return _list_writer(t, ts.value)
+    if t == _MAP:
+        assert ts.key is not None and ts.value is not None, "map TypeSpec without key/value"
+        return _map_writer(ts.key, ts.value)
+    raise LocalProtocolError(f"cannot encode values of type {ts.describe()}")
+
+
+def _list_writer(t: int, ets: TypeSpec) -> Writer:
+    et = int(ets.ttype)
+    fmt = _FMT.get(et)
+    if fmt is not None:
+        code = fmt
+
+        def write_fixed(out: bytearray, v: Any) -> None:
+            v = as_sequence(v)
+            n = len(v)
+            out += _pack_list_hdr(et, n)
+            out += struct.pack(f">{n}{code}", *v)
+
+        return write_fixed
+    if et == _BOOL:
+
+        def write_bools(out: bytearray, v: Any) -> None:
+            v = as_sequence(v)
+            out += _pack_list_hdr(et, len(v))
+            out += bytes(map(_BOOL_INTS.__getitem__, v))
+
+        return write_bools
+    ew = _writer(ets)
+
+    def write(out: bytearray, v: Any) -> None:
+        v = as_sequence(v)
+        out += _pack_list_hdr(et, len(v))
+        for x in v:
+            ew(out, x)
+
+    return write
+
+
+def _map_writer(kts: TypeSpec, vts: TypeSpec) -> Writer:
+    kt = int(kts.ttype)
+    vt = int(vts.ttype)
+    kw = _writer(kts)
+    vw = _writer(vts)
+
+    def write(out: bytearray, v: Any) -> None:
+        items = as_items(v)
+        out += _pack_map_hdr(kt, vt, len(items))
+        for k, x in items:
+            kw(out, k)
+            vw(out, x)
+
+    return write
+
+
+def _struct_value_writer(cls: type[Struct]) -> Writer:
+    sw = _struct_writer(cls)
+
+    def write(out: bytearray, v: Any) -> None:
+        if not isinstance(v, cls):
+            raise BadValue(f"expected {cls.__name__}, got {describe_value(v)}")
+        sw(out, v)
+
+    return write
+
+
+def _struct_writer(cls: type[Struct]) -> Writer:
+    """Writer for the fields + STOP of ``cls`` (cached on the class; recursion-safe)."""
+    plans = class_plans(cls)
+    w: Writer | None = plans.get(_WRITER_KEY)
+    if w is not None:
+        return w
+    spec = cls.__thrift_spec__
+    fields: list[tuple[str, bytes, Writer, bool]] = []
+    descs: dict[str, str] = {}
+    cname = cls.__name__
+    is_union = spec.kind == StructKind.UNION
+    names = cls._sf_names
+
+    def write(out: bytearray, obj: Any) -> None:
+        name = ""
+        try:
+            if is_union:
+                present = [n for n in names if getattr(obj, n) is not None]
+                if len(present) > 1:
+                    raise LocalProtocolError(
+                        f"union {cname} has {len(present)} fields set ({', '.join(present)}); "
+                        "exactly one may be set"
+                    )
+            for name, hdr, fw, required in fields:
+                v = getattr(obj, name)
+                if v is None:
+                    if required:
+                        raise LocalProtocolError(f"required field {cname}.{name} is unset")
+                    continue
+                out += hdr
+                fw(out, v)
+        except LocalProtocolError:
+            raise
+        except _VALUE_ERRORS as exc:
+            value = getattr(obj, name, None) if name else obj
+            why = str(exc) if isinstance(exc, BadValue) else _clean_reason(exc)
+            raise LocalProtocolError(
+                value_type_error(cname, name, descs.get(name, "?"), value, why)
+            ) from None
+        out += b"\x00"
+
+    plans[_WRITER_KEY] = write
+    try:
+        for f in spec.fields:
+            hdr = bytes((int(f.type.ttype),)) + _I16.pack(f.id)
+            fields.append((f.name, hdr, _writer(f.type), f.required))
+            descs[f.name] = f.type.describe()
+    except BaseException:
+        del plans[_WRITER_KEY]
+        raise
+    return write
+
+
+def _clean_reason(exc: BaseException) -> str:
+    if isinstance(exc, KeyError):
+        return "not a bool"
+    return str(exc)
+
+
+# --------------------------------------------------------------------------------------------
+# Decoding (closures capture the Limits they enforce)
+# --------------------------------------------------------------------------------------------
+
+
+class _Readers:
+    """Compiled readers and the validating skipper for one ``Limits`` value."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.key = ("binary.r", limits)
+        self.skip = _make_skipper(limits)
+
+    # -- struct ---------------------------------------------------------------------------
+
+    def struct_reader(self, cls: type[Struct]) -> Reader:
+        plans = class_plans(cls)
+        r: Reader | None = plans.get(self.key)
+        if r is not None:
+            return r
+        spec = getattr(cls, "__thrift_spec__", None)
+        if spec is None:
+            raise LocalProtocolError(f"{cls.__name__} has no bound spec")
+        table: dict[int, tuple[str, int, Any, int]] = {}
+        r = self._make_struct_reader(cls, table)
+        plans[self.key] = r
+        try:
+            for f in spec.fields:
+                t = int(f.type.ttype)
+                key = t << 16 | (f.id & 0xFFFF)
+                fixed = _FIXED_STRUCT.get(t)
+                if fixed is not None:
+                    table[key] = (f.name, _KIND_FIXED, fixed.unpack_from, fixed.size)
+                elif t == _BOOL:
+                    table[key] = (f.name, _KIND_BOOL, None, 1)
+                else:
+                    table[key] = (f.name, _KIND_CALL, self.reader(f.type), 0)
+        except BaseException:
+            del plans[self.key]
+            raise
+        return r
+
+    def _make_struct_reader(
+        self, cls: type[Struct], table: dict[int, tuple[str, int, Any, int]]
+    ) -> Reader:
+        blank = blank_factory(cls)
+        cname = cls.__name__
+        maxd = self.limits.max_depth
+        skip = self.skip
+        setter = object.__setattr__
+        get = table.get
+
+        def read(buf: Any, pos: int, depth: int) -> tuple[Any, int]:
+            if depth > maxd:
+                raise LimitExceeded(f"{cname}: nesting deeper than max_depth={maxd}")
+            obj = blank()
+            d1 = depth + 1
+            name = ""
+            try:
+                while True:
+                    t = buf[pos]
+                    if t == 0:
+                        return obj, pos + 1
+                    f = get(t << 16 | buf[pos + 1] << 8 | buf[pos + 2])
+                    pos += 3
+                    if f is None:
+                        # Unknown id, or a known id with another wire type: skip (Apache does).
+                        pos = skip(buf, pos, t, d1)
+                        continue
+                    name, kind, arg, size = f
+                    if kind == 0:
+                        setter(obj, name, arg(buf, pos)[0])
+                        pos += size
+                    elif kind == 1:
+                        setter(obj, name, buf[pos] != 0)
+                        pos += 1
+                    else:
+                        v, pos = arg(buf, pos, d1)
+                        setter(obj, name, v)
+            except UnicodeDecodeError:
+                raise RemoteProtocolError(f"invalid UTF-8 in {cname}.{name}") from None
+
+        return read
+
+    # -- values ---------------------------------------------------------------------------
+
+    def reader(self, ts: TypeSpec, hashable: bool = False) -> Reader:
+        """Reader for a value of type ``ts``; ``hashable``: the value is (inside) a map key."""
+        t = int(ts.ttype)
+        fixed = _FIXED_STRUCT.get(t)
+        if fixed is not None:
+            unpack = fixed.unpack_from
+            size = fixed.size
+
+            def read_fixed(buf: Any, pos: int, depth: int) -> tuple[Any, int]:
+                return unpack(buf, pos)[0], pos + size
+
+            return read_fixed
+        if t == _BOOL:
+            return _r_bool
+        if t == _UUID:
+            return _r_uuid
+        if t == _STRING:
+            return self._string_reader(ts.binary)
+        if t == _STRUCT:
+            if hashable:
+                return _unhashable_reader(ts)
+            return self.struct_reader(struct_class_of(ts))
+        if t == _LIST or t == _SET:
+            assert ts.value is not None, "list/set TypeSpec without element type"
+            return self._list_reader(t, ts.value, hashable)
+        if t == _MAP:
+            if hashable:
+                return _unhashable_reader(ts)
+            assert ts.key is not None and ts.value is not None, "map TypeSpec without key/value"
+            return self._map_reader(ts.key, ts.value)
+        raise LocalProtocolError(f"cannot decode values of type {ts.describe()}")
+
+    def _string_reader(self, binary: bool) -> Reader:
+        maxs = self.limits.max_string_size
+
+        def read(buf: Any, pos: int, depth: int) -> tuple[Any, int]:
+            n = _unpack_i32(buf, pos)[0]
+            pos += 4
+            if n < 0:
+                raise RemoteProtocolError(f"negative string length {n}")
+            if n > maxs:
+                raise LimitExceeded(f"string of {n} bytes exceeds max_string_size={maxs}")
+            end = pos + n
+            if end > len(buf):
+                raise Truncated(f"truncated string: {n} bytes declared", end)
+            if binary:
+                return bytes(buf[pos:end]), end
+            return str(buf[pos:end], "utf-8"), end
+
+        return read
+
+    def _count(self, what: str, n: int, pos: int, minsize: int, buf: Any) -> None:
+        if n < 0:
+            raise RemoteProtocolError(f"negative {what} size {n}")
+        maxc = self.limits.max_container_size
+        if n > maxc:
+            raise LimitExceeded(f"{what} of {n} elements exceeds max_container_size={maxc}")
+        need = pos + n * minsize
+        if need > len(buf):
+            raise Truncated(f"truncated {what}: {n} elements cannot fit in the input", need)
+
+    def _list_reader(self, t: int, ets: TypeSpec, hashable: bool) -> Reader:
+        et = int(ets.ttype)
+        what = "list" if t == _LIST else "set"
+        as_set = t == _SET and (hashable or et in HASHABLE_TTYPES)
+        kind = frozenset if hashable and as_set else set if as_set else tuple if hashable else list
+        maxd = self.limits.max_depth
+        minsize = _MIN_SIZE[et]
+        fmt = _FMT.get(et)
+        eread = self.reader(ets, hashable or as_set)
+        count = self._count
+        expected = _type_name(et)
+
+        def read(buf: Any, pos: int, depth: int) -> tuple[Any, int]:
+            if depth > maxd:
+                raise LimitExceeded(f"{what}: nesting deeper than max_depth={maxd}")
+            wt, n = _unpack_bi(buf, pos)
+            pos += 5
+            if wt != et and n > 0:
+                raise RemoteProtocolError(
+                    f"{what} element type {_type_name(wt)} where {expected} was expected"
+                )
+            count(what, n, pos, minsize, buf)
+            if n == 0:
+                return kind(), pos
+            if fmt is not None:
+                values: Any = struct.unpack_from(f">{n}{fmt}", buf, pos)
+                return (values if kind is tuple else kind(values)), pos + n * minsize
+            if et == _BOOL:
+                end = pos + n
+                return kind([b != 0 for b in buf[pos:end]]), end
+            d1 = depth + 1
+            items: list[Any] = []
+            append = items.append
+            for _ in range(n):
+                v, pos = eread(buf, pos, d1)
+                append(v)
+            return (items if kind is list else kind(items)), pos
+
+        return read
+
+    def _map_reader(self, kts: TypeSpec, vts: TypeSpec) -> Reader:
+        kt = int(kts.ttype)
+        vt = int(vts.ttype)
+        maxd = self.limits.max_depth
+        minsize = _MIN_SIZE[kt] + _MIN_SIZE[vt]
+        kread = self.reader(kts, True)
+        vread = self.reader(vts)
+        count = self._count
+        expected = f"{_type_name(kt)}/{_type_name(vt)}"
+
+        def read(buf: Any, pos: int, depth: int) -> tuple[Any, int]:
+            if depth > maxd:
+                raise LimitExceeded(f"map: nesting deeper than max_depth={maxd}")
+            wkt, wvt, n = _unpack_bbi(buf, pos)
+            pos += 6
+            if (wkt != kt or wvt != vt) and n > 0:
+                raise RemoteProtocolError(
+                    f"map key/value types {_type_name(wkt)}/{_type_name(wvt)} "
+                    f"where {expected} was expected"
+                )
+            count("map", n, pos, minsize, buf)
+            result: dict[Any, Any] = {}
+            if n == 0:
+                return result, pos
+            d1 = depth + 1
+            for _ in range(n):
+                k, pos = kread(buf, pos, d1)
+                v, pos = vread(buf, pos, d1)
+                result[k] = v
+            return result, pos
+
+        return read
+
+
+def _r_bool(buf: Any, pos: int, depth: int) -> tuple[Any, int]:
+    return buf[pos] != 0, pos + 1
+
+
+def _r_uuid(buf: Any, pos: int, depth: int) -> tuple[Any, int]:
+    end = pos + 16
+    if end > len(buf):
+        raise Truncated("truncated uuid", end)
+    return uuid.UUID(bytes=bytes(buf[pos:end])), end
+
+
+def _unhashable_reader(ts: TypeSpec) -> Reader:
+    def read(buf: Any, pos: int, depth: int) -> tuple[Any, int]:
+        raise RemoteProtocolError(f"{ts.describe()} cannot be decoded as a map key or set member")
+
+    return read
+
+
+def _make_skipper(limits: Limits) -> Skipper:
+    """A function skipping one value of wire type ``t`` while validating it against limits."""
+    maxd = limits.max_depth
+    maxs = limits.max_string_size
+    maxc = limits.max_container_size
+    fixed_size = _FIXED_SIZE
+    min_size = _MIN_SIZE
+
+    def check_count(what: str, n: int, pos: int, minsize: int, buf: Any) -> None:
+        if n < 0:
+            raise RemoteProtocolError(f"negative {what} size {n}")
+        if n > maxc:
+            raise LimitExceeded(f"{what} of {n} elements exceeds max_container_size={maxc}")
+        need = pos + n * minsize
+        if need > len(buf):
+            raise Truncated(f"truncated {what}: {n} elements cannot fit in the input", need)
+
+    def valid(t: int) -> int:
+        ms = min_size.get(t)
+        if ms is None:
+            raise RemoteProtocolError(f"invalid type id {t}")
+        return ms
+
+    def skip(buf: Any, pos: int, t: int, depth: int) -> int:
+        size = fixed_size.get(t)
+        n: int
+        if size is not None:
+            pos += size
+            if pos > len(buf):
+                raise Truncated(f"truncated {_type_name(t)}", pos)
+            return pos
+        if t == _STRING:
+            n = _unpack_i32(buf, pos)[0]
+            if n < 0:
+                raise RemoteProtocolError(f"negative string length {n}")
+            if n > maxs:
+                raise LimitExceeded(f"string of {n} bytes exceeds max_string_size={maxs}")
+            pos += 4 + n
+            if pos > len(buf):
+                raise Truncated(f"truncated string: {n} bytes declared", pos)
+            return pos
+        if depth > maxd:
+            raise LimitExceeded(f"nesting deeper than max_depth={maxd}")
+        d1 = depth + 1
+        if t == _STRUCT:
+            while True:
+                ft = buf[pos]
+                if ft == 0:
+                    return pos + 1
+                pos = skip(buf, pos + 3, ft, d1)
+        if t == _LIST or t == _SET:
+            et, n = _unpack_bi(buf, pos)
+            pos += 5
+            if n == 0:
+                check_count("list", n, pos, 0, buf)
+                return pos
+            ms = valid(et)
+            check_count("list", n, pos, ms, buf)
+            size = fixed_size.get(et)
+            if size is not None:
+                return pos + n * size
+            for _ in range(n):
+                pos = skip(buf, pos, et, d1)
+            return pos
+        if t == _MAP:
+            kt, vt, n = _unpack_bbi(buf, pos)
+            pos += 6
+            if n == 0:
+                check_count("map", n, pos, 0, buf)
+                return pos
+            ms = valid(kt) + valid(vt)
+            check_count("map", n, pos, ms, buf)
+            ks = fixed_size.get(kt)
+            vs = fixed_size.get(vt)
+            if ks is not None and vs is not None:
+                return pos + n * (ks + vs)
+            for _ in range(n):
+                pos = skip(buf, pos, kt, d1)
+                pos = skip(buf, pos, vt, d1)
+            return pos
+        raise RemoteProtocolError(f"invalid type id {t}")
+
+    return skip
+
+
+_READERS: dict[Limits, _Readers] = {}
+
+
+def _readers_for(limits: Limits) -> _Readers:
+    r = _READERS.get(limits)
+    if r is None:
+        r = _READERS[limits] = _Readers(limits)
+    return r
+
+
+# --------------------------------------------------------------------------------------------
+# The codec
+# --------------------------------------------------------------------------------------------
+
+
+class BinaryCodecPy(PyCodecBase):
+    """Thrift binary protocol in pure Python (the reference twin of the C codec).
+
+    strict_write: write the versioned envelope (every modern peer expects it).
+    strict_read: refuse old-style (unversioned) envelopes instead of accepting both.
+    """
+
+    name = "binary"
+    protocol_id = 0
+
+    def __init__(
+        self,
+        limits: Limits = DEFAULT_LIMITS,
+        *,
+        strict_write: bool = True,
+        strict_read: bool = False,
+    ) -> None:
+        if not isinstance(limits, Limits):
+            raise TypeError(f"limits must be a Limits, got {type(limits).__name__}")
+        self.limits = limits
+        self.strict_write = strict_write
+        self.strict_read = strict_read
+        self._readers = _readers_for(limits)
+        self._skip = self._readers.skip
+
+    def __repr__(self) -> str:
+        return (
+            f"BinaryCodecPy(strict_write={self.strict_write}, strict_read={self.strict_read}, "
+            f"limits={self.limits!r})"
+        )
+
+    def _struct_writer(self, cls: type[Struct]) -> Writer:
+        return _struct_writer(cls)
+
+    def _struct_reader(self, cls: type[Struct]) -> Reader:
+        return self._readers.struct_reader(cls)
+
+    def _skip_struct(self, buf: Any, pos: int, depth: int) -> int:
+        return self._skip(buf, pos, _STRUCT, depth)
+
+    def _write_envelope(self, out: bytearray, name: bytes, mtype: int, seqid: int) -> None:
+        if self.strict_write:
+            out += _pack_strict_head(VERSION_1 | mtype, len(name))
+            out += name
+            out += _pack_i32(seqid)
+        else:
+            out += _pack_i32(len(name))
+            out += name
+            out += _pack_old_tail(mtype, seqid)
+
+    def _envelope(self, buf: Any, pos: int, decode_name: bool) -> tuple[str, int, int, int]:
+        word = _unpack_i32(buf, pos)[0]
+        pos += 4
+        if word < 0:
+            version = word & _VERSION_MASK
+            if version != VERSION_1:
+                raise RemoteProtocolError(f"bad version 0x{version:08x} in message header")
+            mtype = word & 0xFF
+            n = _unpack_i32(buf, pos)[0]
+            pos += 4
+            name, pos = self._name(buf, pos, n, decode_name)
+            seqid = _unpack_i32(buf, pos)[0]
+            pos += 4
+        else:
+            if self.strict_read:
+                raise RemoteProtocolError(
+                    "old-style message without version header refused (strict_read)"
+                )
+            name, pos = self._name(buf, pos, word, decode_name)
+            mtype = buf[pos]
+            seqid = _unpack_i32(buf, pos + 1)[0]
+            pos += 5
+        if mtype not in VALID_MESSAGE_TYPES:
+            raise RemoteProtocolError(f"invalid message type {mtype}")
+        return name, mtype, seqid, pos
+
+    def _name(self, buf: Any, pos: int, n: int, decode: bool) -> tuple[str, int]:
+        return read_name(buf, pos, n, decode, self.limits.max_string_size)
+
+
+_pack_strict_head = struct.Struct(">Ii").pack
+_pack_old_tail = struct.Struct(">Bi").pack

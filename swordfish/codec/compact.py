@@ -1,0 +1,907 @@
+"""Pure-Python Thrift compact protocol.
+
+Layout: a message is ``0x82``, ``(type << 5) | 1``, varint seqid (the i32 as unsigned), varint
+name length, name; then the body struct. Field headers carry the id as a delta from the
+previous field (1..15 in the high nibble) or, in long form, a zigzag varint i16 after a bare
+type byte. Bools live in the field type (1 = true, 2 = false) and take one byte (1/2) inside
+containers. i16/i32/i64 are zigzag varints, i8 one raw byte, double 8 bytes little-endian,
+binary/string a varint length + bytes, uuid 16 raw bytes. Lists/sets: ``(size << 4) | type``
+when size < 15, else ``0xF0 | type`` + varint size. Maps: varint size, then
+``(key_type << 4) | value_type`` unless the size is 0.
+
+The per-class plan cache, limits handling and public entry points are shared with the binary
+codec (``_common``), so both protocols fail the same way on the same kind of bad input.
+"""
+
+from __future__ import annotations
+
+import operator
+import struct
+import uuid
+from typing import Any
+
+from ..errors import LimitExceeded, LocalProtocolError, RemoteProtocolError
+from ..limits import DEFAULT_LIMITS, Limits
+from ..model.spec import StructKind, TypeSpec
+from ..model.struct import Struct
+from ..model.ttype import TType
+from ._common import (
+    HASHABLE_TTYPES,
+    MAX_I32,
+    VALID_MESSAGE_TYPES,
+    BadValue,
+    PyCodecBase,
+    Reader,
+    Skipper,
+    Truncated,
+    Writer,
+    as_binary,
+    as_items,
+    as_sequence,
+    as_uuid_bytes,
+    blank_factory,
+    class_plans,
+    describe_value,
+    read_name,
+    struct_class_of,
+    value_type_error,
+)
+
+__all__ = ["CompactCodecPy", "CompactType"]
+
+PROTOCOL_ID = 0x82
+VERSION = 1
+_VERSION_MASK = 0x1F
+_TYPE_SHIFT = 5
+
+
+class CompactType:
+    """Compact protocol wire type ids (they differ from ``TType``)."""
+
+    STOP = 0
+    BOOLEAN_TRUE = 1
+    BOOLEAN_FALSE = 2
+    BYTE = 3
+    I16 = 4
+    I32 = 5
+    I64 = 6
+    DOUBLE = 7
+    BINARY = 8
+    LIST = 9
+    SET = 10
+    MAP = 11
+    STRUCT = 12
+    UUID = 13
+
+
+_CT_TRUE = CompactType.BOOLEAN_TRUE
+_CT_FALSE = CompactType.BOOLEAN_FALSE
+_CT_BYTE = CompactType.BYTE
+_CT_I16 = CompactType.I16
+_CT_I32 = CompactType.I32
+_CT_I64 = CompactType.I64
+_CT_DOUBLE = CompactType.DOUBLE
+_CT_BINARY = CompactType.BINARY
+_CT_LIST = CompactType.LIST
+_CT_SET = CompactType.SET
+_CT_MAP = CompactType.MAP
+_CT_STRUCT = CompactType.STRUCT
+_CT_UUID = CompactType.UUID
+
+#: TType -> compact type (bool maps to BOOLEAN_TRUE, as Apache writes it in container headers).
+_CTYPE: dict[int, int] = {
+    TType.BOOL: _CT_TRUE,
+    TType.BYTE: _CT_BYTE,
+    TType.I16: _CT_I16,
+    TType.I32: _CT_I32,
+    TType.I64: _CT_I64,
+    TType.DOUBLE: _CT_DOUBLE,
+    TType.STRING: _CT_BINARY,
+    TType.LIST: _CT_LIST,
+    TType.SET: _CT_SET,
+    TType.MAP: _CT_MAP,
+    TType.STRUCT: _CT_STRUCT,
+    TType.UUID: _CT_UUID,
+}
+_CT_NAMES = {
+    v: k for k, v in vars(CompactType).items() if not k.startswith("_") and isinstance(v, int)
+}
+#: Smallest encoding of one container element of each compact type.
+_MIN_SIZE: dict[int, int] = {
+    _CT_TRUE: 1,
+    _CT_FALSE: 1,
+    _CT_BYTE: 1,
+    _CT_I16: 1,
+    _CT_I32: 1,
+    _CT_I64: 1,
+    _CT_DOUBLE: 8,
+    _CT_BINARY: 1,
+    _CT_LIST: 1,
+    _CT_SET: 1,
+    _CT_MAP: 1,
+    _CT_STRUCT: 1,
+    _CT_UUID: 16,
+}
+#: Fixed-width element sizes (skipped without looking at each byte).
+_FIXED_SIZE: dict[int, int] = {_CT_TRUE: 1, _CT_FALSE: 1, _CT_BYTE: 1, _CT_DOUBLE: 8, _CT_UUID: 16}
+
+_I8 = struct.Struct(">b")
+_DOUBLE = struct.Struct("<d")
+_pack_i8 = _I8.pack
+_unpack_i8 = _I8.unpack_from
+_pack_double = _DOUBLE.pack
+_unpack_double = _DOUBLE.unpack_from
+_index = operator.index
+
+_SMALL = [bytes((i,)) for i in range(128)]
+_BOOL_CT: dict[Any, int] = {True: _CT_TRUE, False: _CT_FALSE}
+
+_I16_MIN, _I16_MAX = -(1 << 15), (1 << 15) - 1
+_I32_MIN, _I32_MAX = -(1 << 31), (1 << 31) - 1
+_I64_MIN, _I64_MAX = -(1 << 63), (1 << 63) - 1
+
+_VALUE_ERRORS = (
+    struct.error,
+    TypeError,
+    ValueError,
+    OverflowError,
+    KeyError,
+    AttributeError,
+    BadValue,
+)
+
+
+def _ct_name(ct: int) -> str:
+    return _CT_NAMES.get(ct, str(ct))
+
+
+# --------------------------------------------------------------------------------------------
+# Varints
+# --------------------------------------------------------------------------------------------
+
+
+def _varint(n: int) -> bytes:
+    """Unsigned LEB128 of ``n >= 0``."""
+    if n < 0x80:
+        return _SMALL[n]
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _read_varint(buf: Any, pos: int, limit: int) -> tuple[int, int]:
+    """Unsigned varint of at most ``limit`` bytes (5 for 32-bit, 10 for 64-bit values)."""
+    b = buf[pos]
+    if b < 0x80:
+        return b, pos + 1
+    result = b & 0x7F
+    shift = 7
+    end = pos + limit
+    pos += 1
+    while True:
+        if pos >= end:
+            raise RemoteProtocolError(f"varint longer than {limit} bytes")
+        b = buf[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if b < 0x80:
+            return result, pos
+        shift += 7
+
+
+def _read_u32(buf: Any, pos: int) -> tuple[int, int]:
+    b = buf[pos]
+    if b < 0x80:
+        return b, pos + 1
+    n, pos = _read_varint(buf, pos, 5)
+    if n > 0xFFFFFFFF:
+        raise RemoteProtocolError("varint overflows 32 bits")
+    return n, pos
+
+
+def _read_size(buf: Any, pos: int, what: str) -> tuple[int, int]:
+    """A length or count: a 32-bit varint that Apache peers read as a signed int."""
+    b = buf[pos]
+    if b < 0x80:
+        return b, pos + 1
+    n, pos = _read_u32(buf, pos)
+    if n > MAX_I32:
+        raise RemoteProtocolError(f"negative {what} {n - (1 << 32)}")
+    return n, pos
+
+
+def _zz_i16(buf: Any, pos: int) -> tuple[int, int]:
+    n, pos = _read_u32(buf, pos)
+    v = (n >> 1) ^ -(n & 1)
+    if not _I16_MIN <= v <= _I16_MAX:
+        raise RemoteProtocolError(f"i16 value {v} out of range")
+    return v, pos
+
+
+def _zz_i32(buf: Any, pos: int) -> tuple[int, int]:
+    b = buf[pos]
+    if b < 0x80:
+        return (b >> 1) ^ -(b & 1), pos + 1
+    n, pos = _read_u32(buf, pos)
+    return (n >> 1) ^ -(n & 1), pos
+
+
+def _zz_i64(buf: Any, pos: int) -> tuple[int, int]:
+    b = buf[pos]
+    if b < 0x80:
+        return (b >> 1) ^ -(b & 1), pos + 1
+    n, pos = _read_varint(buf, pos, 10)
+    if n >> 64:
+        raise RemoteProtocolError("varint overflows 64 bits")
+    return (n >> 1) ^ -(n & 1), pos
+
+
+# --------------------------------------------------------------------------------------------
+# Encoding
+# --------------------------------------------------------------------------------------------
+
+_WRITER_KEY = "compact.w"
+
+
+def _int_writer(lo: int, hi: int, tname: str) -> Writer:
+    def write(out: bytearray, v: Any) -> None:
+        if type(v) is not int:
+            v = _index(v)
+        if not lo <= v <= hi:
+            raise BadValue(f"out of range for {tname}")
+        z = (v << 1) ^ (v >> 63)
+        if z < 0x80:
+            out.append(z)
+        else:
+            out += _varint(z)
+
+    return write
+
+
+def _w_byte(out: bytearray, v: Any) -> None:
+    out += _pack_i8(v)
+
+
+def _w_double(out: bytearray, v: Any) -> None:
+    out += _pack_double(v)
+
+
+def _w_bool_elem(out: bytearray, v: Any) -> None:
+    out.append(_BOOL_CT[v])
+
+
+def _w_string(out: bytearray, v: Any) -> None:
+    b = v.encode("utf-8") if type(v) is str else as_binary(v, text=True)
+    n = len(b)
+    if n < 0x80:
+        out.append(n)
+    else:
+        out += _varint(n)
+    out += b
+
+
+def _w_binary(out: bytearray, v: Any) -> None:
+    b = v if type(v) is bytes else as_binary(v, text=False)
+    out += _varint(len(b))
+    out += b
+
+
+def _w_uuid(out: bytearray, v: Any) -> None:
+    out += v.bytes if type(v) is uuid.UUID else as_uuid_bytes(v)
+
+
+_SCALAR_WRITERS: dict[int, Writer] = {
+    TType.BOOL: _w_bool_elem,
+    TType.BYTE: _w_byte,
+    TType.I16: _int_writer(_I16_MIN, _I16_MAX, "i16"),
+    TType.I32: _int_writer(_I32_MIN, _I32_MAX, "i32"),
+    TType.I64: _int_writer(_I64_MIN, _I64_MAX, "i64"),
+    TType.DOUBLE: _w_double,
+    TType.UUID: _w_uuid,
+}
+
+
+def _writer(ts: TypeSpec) -> Writer:
+    """The writer for a value of type ``ts`` (no field header)."""
+    t = int(ts.ttype)
+    w = _SCALAR_WRITERS.get(t)
+    if w is not None:
+        return w
+    if t == TType.STRING:
+        return _w_binary if ts.binary else _w_string
+    if t == TType.STRUCT:
+        return _struct_value_writer(struct_class_of(ts))
+    if t == TType.LIST or t == TType.SET:
+        assert ts.value is not None, "list/set TypeSpec without element type"
+        return _list_writer(ts.value)
+    if t == TType.MAP:
+        assert ts.key is not None and ts.value is not None, "map TypeSpec without key/value"
+        return _map_writer(ts.key, ts.value)
+    raise LocalProtocolError(f"cannot encode values of type {ts.describe()}")
+
+
+def _ctype(ts: TypeSpec) -> int:
+    ct = _CTYPE.get(ts.ttype)
+    if ct is None:
+        raise LocalProtocolError(f"type {ts.describe()} has no compact encoding")
+    return ct
+
+
+def _list_writer(ets: TypeSpec) -> Writer:
+    ew = _writer(ets)
+    et = _ctype(ets)
+    long_hdr = 0xF0 | et
+
+    def write(out: bytearray, v: Any) -> None:
+        v = as_sequence(v)
+        n = len(v)
+        if n < 15:
+            out.append(n << 4 | et)
+        else:
+            out.append(long_hdr)
+            out += _varint(n)
+        for x in v:
+            ew(out, x)
+
+    return write
+
+
+def _map_writer(kts: TypeSpec, vts: TypeSpec) -> Writer:
+    kw = _writer(kts)
+    vw = _writer(vts)
+    kv = _ctype(kts) << 4 | _ctype(vts)
+
+    def write(out: bytearray, v: Any) -> None:
+        items = as_items(v)
+        n = len(items)
+        if n == 0:
+            out.append(0)
+            return
+        out += _varint(n)
+        out.append(kv)
+        for k, x in items:
+            kw(out, k)
+            vw(out, x)
+
+    return write
+
+
+def _struct_value_writer(cls: type[Struct]) -> Writer:
+    sw = _struct_writer(cls)
+
+    def write(out: bytearray, v: Any) -> None:
+        if not isinstance(v, cls):
+            raise BadValue(f"expected {cls.__name__}, got {describe_value(v)}")
+        sw(out, v)
+
+    return write
+
+
+def _struct_writer(cls: type[Struct]) -> Writer:
+    """Writer for the fields + STOP of ``cls`` (cached on the class; recursion-safe)."""
+    plans = class_plans(cls)
+    w: Writer | None = plans.get(_WRITER_KEY)
+    if w is not None:
+        return w
+    spec = cls.__thrift_spec__
+    # (name, field id, compact type (0 for bool), long-form header minus type, writer, required)
+    fields: list[tuple[str, int, int, bytes, Writer | None, bool]] = []
+    descs: dict[str, str] = {}
+    cname = cls.__name__
+    is_union = spec.kind == StructKind.UNION
+    names = cls._sf_names
+    bool_ct = _BOOL_CT
+
+    def write(out: bytearray, obj: Any) -> None:
+        name = ""
+        last = 0
+        try:
+            if is_union:
+                present = [n for n in names if getattr(obj, n) is not None]
+                if len(present) > 1:
+                    raise LocalProtocolError(
+                        f"union {cname} has {len(present)} fields set ({', '.join(present)}); "
+                        "exactly one may be set"
+                    )
+            for name, fid, ct, long_id, fw, required in fields:
+                v = getattr(obj, name)
+                if v is None:
+                    if required:
+                        raise LocalProtocolError(f"required field {cname}.{name} is unset")
+                    continue
+                if fw is None:
+                    ct = bool_ct[v]
+                delta = fid - last
+                if 0 < delta <= 15:
+                    out.append(delta << 4 | ct)
+                else:
+                    out.append(ct)
+                    out += long_id
+                last = fid
+                if fw is not None:
+                    fw(out, v)
+        except LocalProtocolError:
+            raise
+        except _VALUE_ERRORS as exc:
+            value = getattr(obj, name, None) if name else obj
+            if isinstance(exc, BadValue):
+                why = str(exc)
+            elif isinstance(exc, KeyError):
+                why = "not a bool"
+            else:
+                why = str(exc)
+            raise LocalProtocolError(
+                value_type_error(cname, name, descs.get(name, "?"), value, why)
+            ) from None
+        out.append(0)
+
+    plans[_WRITER_KEY] = write
+    try:
+        for f in spec.fields:
+            t = int(f.type.ttype)
+            long_id = _varint(((f.id << 1) ^ (f.id >> 31)) & 0xFFFFFFFF)
+            if t == TType.BOOL:
+                fields.append((f.name, f.id, 0, long_id, None, f.required))
+            else:
+                ct = _CTYPE.get(t)
+                if ct is None:
+                    raise LocalProtocolError(f"cannot encode values of type {f.type.describe()}")
+                fields.append((f.name, f.id, ct, long_id, _writer(f.type), f.required))
+            descs[f.name] = f.type.describe()
+    except BaseException:
+        del plans[_WRITER_KEY]
+        raise
+    return write
+
+
+# --------------------------------------------------------------------------------------------
+# Decoding
+# --------------------------------------------------------------------------------------------
+
+_KIND_TRUE = 0
+_KIND_FALSE = 1
+_KIND_I32 = 2
+_KIND_CALL = 3
+
+
+def _r_byte(buf: Any, pos: int, depth: int) -> tuple[Any, int]:
+    return _unpack_i8(buf, pos)[0], pos + 1
+
+
+def _r_double(buf: Any, pos: int, depth: int) -> tuple[Any, int]:
+    return _unpack_double(buf, pos)[0], pos + 8
+
+
+def _r_bool_elem(buf: Any, pos: int, depth: int) -> tuple[Any, int]:
+    # Apache reads a container bool as "byte == BOOLEAN_TRUE"; do the same for interop.
+    return buf[pos] == _CT_TRUE, pos + 1
+
+
+def _r_i16(buf: Any, pos: int, depth: int) -> tuple[Any, int]:
+    return _zz_i16(buf, pos)
+
+
+def _r_i32(buf: Any, pos: int, depth: int) -> tuple[Any, int]:
+    return _zz_i32(buf, pos)
+
+
+def _r_i64(buf: Any, pos: int, depth: int) -> tuple[Any, int]:
+    return _zz_i64(buf, pos)
+
+
+def _r_uuid(buf: Any, pos: int, depth: int) -> tuple[Any, int]:
+    end = pos + 16
+    if end > len(buf):
+        raise Truncated("truncated uuid", end)
+    return uuid.UUID(bytes=bytes(buf[pos:end])), end
+
+
+_SCALAR_READERS: dict[int, Reader] = {
+    TType.BOOL: _r_bool_elem,
+    TType.BYTE: _r_byte,
+    TType.I16: _r_i16,
+    TType.I32: _r_i32,
+    TType.I64: _r_i64,
+    TType.DOUBLE: _r_double,
+    TType.UUID: _r_uuid,
+}
+
+
+def _unhashable_reader(ts: TypeSpec) -> Reader:
+    def read(buf: Any, pos: int, depth: int) -> tuple[Any, int]:
+        raise RemoteProtocolError(f"{ts.describe()} cannot be decoded as a map key or set member")
+
+    return read
+
+
+class _Readers:
+    """Compiled readers and the validating skipper for one ``Limits`` value."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.key = ("compact.r", limits)
+        self.skip = _make_skipper(limits)
+
+    def struct_reader(self, cls: type[Struct]) -> Reader:
+        plans = class_plans(cls)
+        r: Reader | None = plans.get(self.key)
+        if r is not None:
+            return r
+        spec = getattr(cls, "__thrift_spec__", None)
+        if spec is None:
+            raise LocalProtocolError(f"{cls.__name__} has no bound spec")
+        table: dict[int, tuple[str, int, Any]] = {}
+        r = self._make_struct_reader(cls, table)
+        plans[self.key] = r
+        try:
+            for f in spec.fields:
+                t = int(f.type.ttype)
+                fid = f.id & 0xFFFF
+                if t == TType.BOOL:
+                    table[_CT_TRUE << 16 | fid] = (f.name, _KIND_TRUE, None)
+                    table[_CT_FALSE << 16 | fid] = (f.name, _KIND_FALSE, None)
+                elif t == TType.I32:
+                    table[_CT_I32 << 16 | fid] = (f.name, _KIND_I32, None)
+                else:
+                    ct = _CTYPE.get(t)
+                    if ct is None:
+                        raise LocalProtocolError(
+                            f"cannot decode values of type {f.type.describe()}"
+                        )
+                    table[ct << 16 | fid] = (f.name, _KIND_CALL, self.reader(f.type))
+        except BaseException:
+            del plans[self.key]
+            raise
+        return r
+
+    def _make_struct_reader(
+        self, cls: type[Struct], table: dict[int, tuple[str, int, Any]]
+    ) -> Reader:
+        blank = blank_factory(cls)
+        cname = cls.__name__
+        maxd = self.limits.max_depth
+        skip = self.skip
+        setter = object.__setattr__
+        get = table.get
+
+        def read(buf: Any, pos: int, depth: int) -> tuple[Any, int]:
+            if depth > maxd:
+                raise LimitExceeded(f"{cname}: nesting deeper than max_depth={maxd}")
+            obj = blank()
+            d1 = depth + 1
+            name = ""
+            last = 0
+            try:
+                while True:
+                    b = buf[pos]
+                    pos += 1
+                    if b == 0:
+                        return obj, pos
+                    ct = b & 0x0F
+                    if b >> 4:
+                        last += b >> 4
+                    else:
+                        last, pos = _zz_i16(buf, pos)
+                    f = get(ct << 16 | (last & 0xFFFF))
+                    if f is None:
+                        # Unknown id, or a known id with another wire type: skip (Apache does).
+                        if ct != _CT_TRUE and ct != _CT_FALSE:
+                            pos = skip(buf, pos, ct, d1)
+                        continue
+                    name, kind, arg = f
+                    if kind == 2:
+                        b = buf[pos]
+                        if b < 0x80:
+                            setter(obj, name, (b >> 1) ^ -(b & 1))
+                            pos += 1
+                        else:
+                            v, pos = _zz_i32(buf, pos)
+                            setter(obj, name, v)
+                    elif kind == 3:
+                        v, pos = arg(buf, pos, d1)
+                        setter(obj, name, v)
+                    else:
+                        setter(obj, name, kind == 0)
+            except UnicodeDecodeError:
+                raise RemoteProtocolError(f"invalid UTF-8 in {cname}.{name}") from None
+
+        return read
+
+    def reader(self, ts: TypeSpec, hashable: bool = False) -> Reader:
+        """Reader for a value of type ``ts``; ``hashable``: the value is (inside) a map key."""
+        t = int(ts.ttype)
+        r = _SCALAR_READERS.get(t)
+        if r is not None:
+            return r
+        if t == TType.STRING:
+            return self._string_reader(ts.binary)
+        if t == TType.STRUCT:
+            if hashable:
+                return _unhashable_reader(ts)
+            return self.struct_reader(struct_class_of(ts))
+        if t == TType.LIST or t == TType.SET:
+            assert ts.value is not None, "list/set TypeSpec without element type"
+            return self._list_reader(t, ts.value, hashable)
+        if t == TType.MAP:
+            if hashable:
+                return _unhashable_reader(ts)
+            assert ts.key is not None and ts.value is not None, "map TypeSpec without key/value"
+            return self._map_reader(ts.key, ts.value)
+        raise LocalProtocolError(f"cannot decode values of type {ts.describe()}")
+
+    def _string_reader(self, binary: bool) -> Reader:
+        maxs = self.limits.max_string_size
+
+        def read(buf: Any, pos: int, depth: int) -> tuple[Any, int]:
+            n = buf[pos]
+            if n < 0x80:
+                pos += 1
+            else:
+                n, pos = _read_size(buf, pos, "string length")
+            if n > maxs:
+                raise LimitExceeded(f"string of {n} bytes exceeds max_string_size={maxs}")
+            end = pos + n
+            if end > len(buf):
+                raise Truncated(f"truncated string: {n} bytes declared", end)
+            if binary:
+                return bytes(buf[pos:end]), end
+            return str(buf[pos:end], "utf-8"), end
+
+        return read
+
+    def _count(self, what: str, n: int, pos: int, minsize: int, buf: Any) -> None:
+        maxc = self.limits.max_container_size
+        if n > maxc:
+            raise LimitExceeded(f"{what} of {n} elements exceeds max_container_size={maxc}")
+        need = pos + n * minsize
+        if need > len(buf):
+            raise Truncated(f"truncated {what}: {n} elements cannot fit in the input", need)
+
+    def _list_reader(self, t: int, ets: TypeSpec, hashable: bool) -> Reader:
+        as_set = t == TType.SET and (hashable or ets.ttype in HASHABLE_TTYPES)
+        eread = self.reader(ets, hashable or as_set)
+        et = _ctype(ets)
+        is_bool = ets.ttype == TType.BOOL
+        what = "list" if t == TType.LIST else "set"
+        kind = frozenset if hashable and as_set else set if as_set else tuple if hashable else list
+        maxd = self.limits.max_depth
+        minsize = _MIN_SIZE[et]
+        count = self._count
+        expected = _ct_name(et)
+
+        def read(buf: Any, pos: int, depth: int) -> tuple[Any, int]:
+            if depth > maxd:
+                raise LimitExceeded(f"{what}: nesting deeper than max_depth={maxd}")
+            b = buf[pos]
+            pos += 1
+            n = b >> 4
+            if n == 15:
+                n, pos = _read_size(buf, pos, f"{what} size")
+            if n == 0:
+                return kind(), pos
+            wt = b & 0x0F
+            if wt != et and not (is_bool and wt == _CT_FALSE):
+                raise RemoteProtocolError(
+                    f"{what} element type {_ct_name(wt)} where {expected} was expected"
+                )
+            count(what, n, pos, minsize, buf)
+            if is_bool:
+                end = pos + n
+                return kind([x == _CT_TRUE for x in buf[pos:end]]), end
+            d1 = depth + 1
+            items: list[Any] = []
+            append = items.append
+            for _ in range(n):
+                v, pos = eread(buf, pos, d1)
+                append(v)
+            return (items if kind is list else kind(items)), pos
+
+        return read
+
+    def _map_reader(self, kts: TypeSpec, vts: TypeSpec) -> Reader:
+        kread = self.reader(kts, True)
+        vread = self.reader(vts)
+        kt = _ctype(kts)
+        vt = _ctype(vts)
+        kbool = kts.ttype == TType.BOOL
+        vbool = vts.ttype == TType.BOOL
+        maxd = self.limits.max_depth
+        minsize = _MIN_SIZE[kt] + _MIN_SIZE[vt]
+        count = self._count
+        expected = f"{_ct_name(kt)}/{_ct_name(vt)}"
+
+        def read(buf: Any, pos: int, depth: int) -> tuple[Any, int]:
+            if depth > maxd:
+                raise LimitExceeded(f"map: nesting deeper than max_depth={maxd}")
+            n = buf[pos]
+            if n < 0x80:
+                pos += 1
+            else:
+                n, pos = _read_size(buf, pos, "map size")
+            result: dict[Any, Any] = {}
+            if n == 0:
+                return result, pos
+            b = buf[pos]
+            pos += 1
+            wkt = b >> 4
+            wvt = b & 0x0F
+            if (wkt != kt and not (kbool and wkt == _CT_FALSE)) or (
+                wvt != vt and not (vbool and wvt == _CT_FALSE)
+            ):
+                raise RemoteProtocolError(
+                    f"map key/value types {_ct_name(wkt)}/{_ct_name(wvt)} "
+                    f"where {expected} was expected"
+                )
+            count("map", n, pos, minsize, buf)
+            d1 = depth + 1
+            for _ in range(n):
+                k, pos = kread(buf, pos, d1)
+                v, pos = vread(buf, pos, d1)
+                result[k] = v
+            return result, pos
+
+        return read
+
+
+def _make_skipper(limits: Limits) -> Skipper:
+    """Skip one value of compact type ``ct`` (container context: bools are one byte)."""
+    maxd = limits.max_depth
+    maxs = limits.max_string_size
+    maxc = limits.max_container_size
+    fixed_size = _FIXED_SIZE
+    min_size = _MIN_SIZE
+
+    def check_count(what: str, n: int, pos: int, minsize: int, buf: Any) -> None:
+        if n > maxc:
+            raise LimitExceeded(f"{what} of {n} elements exceeds max_container_size={maxc}")
+        need = pos + n * minsize
+        if need > len(buf):
+            raise Truncated(f"truncated {what}: {n} elements cannot fit in the input", need)
+
+    def valid(ct: int) -> int:
+        ms = min_size.get(ct)
+        if ms is None:
+            raise RemoteProtocolError(f"invalid compact type id {ct}")
+        return ms
+
+    def skip(buf: Any, pos: int, ct: int, depth: int) -> int:
+        n: int
+        size = fixed_size.get(ct)
+        if size is not None:
+            pos += size
+            if pos > len(buf):
+                raise Truncated(f"truncated {_ct_name(ct)}", pos)
+            return pos
+        if ct == _CT_I32 or ct == _CT_I16:
+            return _read_u32(buf, pos)[1]
+        if ct == _CT_I64:
+            return _read_varint(buf, pos, 10)[1]
+        if ct == _CT_BINARY:
+            n, pos = _read_size(buf, pos, "string length")
+            if n > maxs:
+                raise LimitExceeded(f"string of {n} bytes exceeds max_string_size={maxs}")
+            pos += n
+            if pos > len(buf):
+                raise Truncated(f"truncated string: {n} bytes declared", pos)
+            return pos
+        if depth > maxd:
+            raise LimitExceeded(f"nesting deeper than max_depth={maxd}")
+        d1 = depth + 1
+        if ct == _CT_STRUCT:
+            while True:
+                b = buf[pos]
+                pos += 1
+                if b == 0:
+                    return pos
+                ft = b & 0x0F
+                if not b >> 4:
+                    pos = _read_u32(buf, pos)[1]
+                if ft == _CT_TRUE or ft == _CT_FALSE:
+                    continue
+                pos = skip(buf, pos, ft, d1)
+        if ct == _CT_LIST or ct == _CT_SET:
+            b = buf[pos]
+            pos += 1
+            n = b >> 4
+            if n == 15:
+                n, pos = _read_size(buf, pos, "list size")
+            if n == 0:
+                return pos
+            et = b & 0x0F
+            ms = valid(et)
+            check_count("list", n, pos, ms, buf)
+            size = fixed_size.get(et)
+            if size is not None:
+                return pos + n * size
+            for _ in range(n):
+                pos = skip(buf, pos, et, d1)
+            return pos
+        if ct == _CT_MAP:
+            n, pos = _read_size(buf, pos, "map size")
+            if n == 0:
+                return pos
+            b = buf[pos]
+            pos += 1
+            kt = b >> 4
+            vt = b & 0x0F
+            check_count("map", n, pos, valid(kt) + valid(vt), buf)
+            ks = fixed_size.get(kt)
+            vs = fixed_size.get(vt)
+            if ks is not None and vs is not None:
+                return pos + n * (ks + vs)
+            for _ in range(n):
+                pos = skip(buf, pos, kt, d1)
+                pos = skip(buf, pos, vt, d1)
+            return pos
+        raise RemoteProtocolError(f"invalid compact type id {ct}")
+
+    return skip
+
+
+_READERS: dict[Limits, _Readers] = {}
+
+
+def _readers_for(limits: Limits) -> _Readers:
+    r = _READERS.get(limits)
+    if r is None:
+        r = _READERS[limits] = _Readers(limits)
+    return r
+
+
+# --------------------------------------------------------------------------------------------
+# The codec
+# --------------------------------------------------------------------------------------------
+
+
+class CompactCodecPy(PyCodecBase):
+    """Thrift compact protocol in pure Python (the reference twin of the C codec)."""
+
+    name = "compact"
+    protocol_id = 2
+
+    def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
+        if not isinstance(limits, Limits):
+            raise TypeError(f"limits must be a Limits, got {type(limits).__name__}")
+        self.limits = limits
+        self._readers = _readers_for(limits)
+        self._skip = self._readers.skip
+
+    def __repr__(self) -> str:
+        return f"CompactCodecPy(limits={self.limits!r})"
+
+    def _struct_writer(self, cls: type[Struct]) -> Writer:
+        return _struct_writer(cls)
+
+    def _struct_reader(self, cls: type[Struct]) -> Reader:
+        return self._readers.struct_reader(cls)
+
+    def _skip_struct(self, buf: Any, pos: int, depth: int) -> int:
+        return self._skip(buf, pos, _CT_STRUCT, depth)
+
+    def _write_envelope(self, out: bytearray, name: bytes, mtype: int, seqid: int) -> None:
+        out.append(PROTOCOL_ID)
+        out.append(VERSION | mtype << _TYPE_SHIFT)
+        out += _varint(seqid & 0xFFFFFFFF)
+        out += _varint(len(name))
+        out += name
+
+    def _envelope(self, buf: Any, pos: int, decode_name: bool) -> tuple[str, int, int, int]:
+        proto = buf[pos]
+        if proto != PROTOCOL_ID:
+            raise RemoteProtocolError(f"bad protocol id 0x{proto:02x} (compact is 0x82)")
+        b = buf[pos + 1]
+        version = b & _VERSION_MASK
+        if version != VERSION:
+            raise RemoteProtocolError(f"bad version {version} in compact message header")
+        mtype = b >> _TYPE_SHIFT
+        if mtype not in VALID_MESSAGE_TYPES:
+            raise RemoteProtocolError(f"invalid message type {mtype}")
+        seqid, pos = _read_u32(buf, pos + 2)
+        if seqid > MAX_I32:
+            seqid -= 1 << 32
+        n, pos = _read_size(buf, pos, "message name length")
+        name, pos = read_name(buf, pos, n, decode_name, self.limits.max_string_size)
+        return name, mtype, seqid, pos

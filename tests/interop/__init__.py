@@ -1,0 +1,1 @@
+"""Interop tests: Swordfish against Apache Thrift and thriftpy2, in both directions."""

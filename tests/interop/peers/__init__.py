@@ -1,0 +1,1 @@
+"""Peer programs (run as subprocesses) and the ThriftTest behaviour they share."""
