@@ -55,7 +55,7 @@ check: $(STAMPS)/install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/lint-imports
+	$(BIN)/lint-imports --no-cache
 	$(PY) scripts/check_contracts.py
 
 pytest: $(STAMPS)/install-test thrift-compiler

@@ -1,6 +1,6 @@
 """Time loading a generated ~2,000-line IDL: swordfish.idl.load vs thriftpy2.load.
 
-Run: ``python benchmarks/bench_idl.py [--repeat N] [--lines-only]``. Both loaders are timed
+Run: ``python benchmarks/bench_idl.py [--repeat N]``. Both loaders are timed
 uncached (swordfish's cache is cleared and a fresh module name used for each repeat; thriftpy2
 is given a fresh module name too). thriftpy2 is optional: without it only swordfish is timed.
 """

@@ -35,6 +35,7 @@ from .model.struct import Struct, ThriftException
 from .model.ttype import TType
 from .sync._common import MODELS, PROTOCOLS, TRANSPORTS
 from .sync.factory import make_client, make_server
+from .sync.stream import format_address
 
 __all__ = ["main"]
 
@@ -197,7 +198,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         server.start()
         _say(
-            f"listening on {args.host}:{server.port} (server={args.server}, "
+            f"listening on {format_address((args.host, server.port))} (server={args.server}, "
             f"protocol={args.protocol}, transport={args.transport})"
         )
         # A short wait in a loop, so the signal handler's Event is seen promptly everywhere.

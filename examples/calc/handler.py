@@ -27,6 +27,7 @@ class CalculatorHandler:
 
     def calculate(self, logid: int, w: Any) -> int:
         op = w.op
+        value: int
         if op == calc.Operation.ADD:
             value = w.num1 + w.num2
         elif op == calc.Operation.SUBTRACT:

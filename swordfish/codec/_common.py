@@ -8,6 +8,7 @@ means plans die with the class when a test reloads an IDL.
 
 from __future__ import annotations
 
+import keyword
 import struct
 import uuid
 from collections.abc import Callable, Mapping
@@ -15,12 +16,21 @@ from typing import Any, TypeVar
 
 from ..errors import LimitExceeded, LocalProtocolError, RemoteProtocolError
 from ..limits import Limits
-from ..model.spec import TypeSpec
+from ..model.spec import StructKind, TypeSpec
 from ..model.struct import Struct
 from ..model.ttype import MessageType, TType
 from .base import NEED_DATA, BodyTypeResolver, Message
 
 __all__ = [
+    "VALUE_ERRORS",
+    "attr_expr",
+    "check_union",
+    "generate_struct_writer",
+    "writer_error",
+    "assign_lines",
+    "build_function",
+    "dispatch_tree",
+    "forwarding_reader",
     "HASHABLE_TTYPES",
     "MAX_I32",
     "VALID_MESSAGE_TYPES",
@@ -34,7 +44,6 @@ __all__ = [
     "as_items",
     "as_sequence",
     "as_uuid_bytes",
-    "blank_factory",
     "class_plans",
     "describe_value",
     "guard",
@@ -195,24 +204,6 @@ def value_type_error(cls_name: str, field: str, ts_desc: str, value: object, why
     """Uniform wording for encode-side value errors (the C codec copies this wording)."""
     detail = f": {why}" if why else ""
     return f"{cls_name}.{field}: cannot encode {describe_value(value)} as {ts_desc}{detail}"
-
-
-BlankFactory = Callable[[], Any]
-
-
-def blank_factory(cls: type[Struct]) -> Callable[[], Any]:
-    """A zero-argument function returning an all-``None`` instance without ``__init__``."""
-    new = cls.__new__
-    names = cls._sf_names
-    setter = object.__setattr__
-
-    def blank() -> Any:
-        obj = new(cls)
-        for n in names:
-            setter(obj, n, None)
-        return obj
-
-    return blank
 
 
 #: ``skip(buf, pos, wire_type, depth) -> new_pos``: validates while skipping.
@@ -379,3 +370,172 @@ def read_name(buf: Any, pos: int, n: int, decode: bool, maxs: int) -> tuple[str,
         return str(buf[pos:end], "utf-8"), end
     except UnicodeDecodeError:
         raise RemoteProtocolError("invalid UTF-8 in message name") from None
+
+
+# --------------------------------------------------------------------------------------------
+# Generated struct readers
+# --------------------------------------------------------------------------------------------
+#
+# A struct reader is the innermost loop of decoding, so each struct class gets its own small
+# function, generated once: field values live in local variables, the (wire type, id) key is
+# matched by a balanced tree of integer comparisons, and slots are assigned once at the end.
+# This is the technique dataclasses and namedtuple use; it roughly halves decode time compared
+# with a table-driven loop. Only trusted text goes into the source: integers we computed and
+# field names that are valid identifiers (others are assigned through setattr).
+
+
+def dispatch_tree(
+    keys: list[int], bodies: dict[int, list[str]], default: list[str], indent: str
+) -> list[str]:
+    """``if key == K`` chains under a binary search on ``key`` (keys sorted ascending)."""
+    if len(keys) <= 3:
+        lines: list[str] = []
+        for i, k in enumerate(keys):
+            lines.append(f"{indent}{'if' if i == 0 else 'elif'} key == {k}:")
+            lines.extend(f"{indent}    {b}" for b in bodies[k])
+        if lines:
+            lines.append(f"{indent}else:")
+            lines.extend(f"{indent}    {b}" for b in default)
+        else:
+            lines.extend(f"{indent}{b}" for b in default)
+        return lines
+    mid = len(keys) // 2
+    return (
+        [f"{indent}if key < {keys[mid]}:"]
+        + dispatch_tree(keys[:mid], bodies, default, indent + "    ")
+        + [f"{indent}else:"]
+        + dispatch_tree(keys[mid:], bodies, default, indent + "    ")
+    )
+
+
+def assign_lines(names: tuple[str, ...], indent: str) -> list[str]:
+    """Statements creating ``obj`` and storing local ``v<i>`` into each field slot."""
+    lines = [f"{indent}obj = new(cls)"]
+    for i, name in enumerate(names):
+        if name.isidentifier() and not keyword.iskeyword(name) and not name.startswith("__"):
+            lines.append(f"{indent}obj.{name} = v{i}")
+        else:
+            lines.append(f"{indent}setter(obj, names[{i}], v{i})")
+    return lines
+
+
+def build_function(source: str, namespace: dict[str, Any], name: str) -> Any:
+    """Execute generated ``source`` in ``namespace`` and return the function ``name``."""
+    code = compile(source, f"<swordfish generated {name}>", "exec")
+    exec(code, namespace)  # noqa: S102 - source built from integers and identifiers only
+    return namespace[name]
+
+
+def forwarding_reader() -> tuple[Reader, list[Reader]]:
+    """A stand-in reader for a struct still being compiled (recursive types).
+
+    Returns the stub and the one-element list its target goes into once it exists.
+    """
+    target: list[Reader] = []
+
+    def forward(buf: Any, pos: int, depth: int) -> tuple[Any, int]:
+        return target[0](buf, pos, depth)
+
+    return forward, target
+
+
+# --------------------------------------------------------------------------------------------
+# Generated struct writers
+# --------------------------------------------------------------------------------------------
+
+
+def attr_expr(names: tuple[str, ...], i: int) -> str:
+    """Source reading field ``i`` of ``obj`` (plain attribute access when the name allows)."""
+    name = names[i]
+    if name.isidentifier() and not keyword.iskeyword(name) and not name.startswith("__"):
+        return f"obj.{name}"
+    return f"getattr(obj, names[{i}])"
+
+
+def writer_error(cls: type[Struct], index: int, obj: Any, exc: BaseException) -> LocalProtocolError:
+    """The LocalProtocolError for a value of field ``index`` that could not be encoded."""
+    fields = cls.__thrift_spec__.fields
+    if not 0 <= index < len(fields):
+        return LocalProtocolError(f"cannot encode {describe_value(obj)}: {exc}")
+    f = fields[index]
+    if isinstance(exc, BadValue):
+        why = str(exc)
+    elif isinstance(exc, KeyError):
+        why = "not a bool"
+    else:
+        why = str(exc)
+    value = getattr(obj, f.name, None)
+    return LocalProtocolError(value_type_error(cls.__name__, f.name, f.type.describe(), value, why))
+
+
+def check_union(cls: type[Struct], obj: Any) -> None:
+    """Unions encode whichever single field is set; two or more set is a LocalProtocolError."""
+    present = [n for n in cls._sf_names if getattr(obj, n) is not None]
+    if len(present) > 1:
+        raise LocalProtocolError(
+            f"union {cls.__name__} has {len(present)} fields set ({', '.join(present)}); "
+            "exactly one may be set"
+        )
+
+
+#: Exceptions a value writer may raise for a bad value (reported as LocalProtocolError).
+VALUE_ERRORS = (
+    struct.error,
+    TypeError,
+    ValueError,
+    OverflowError,
+    KeyError,
+    AttributeError,
+    BadValue,
+)
+
+
+def generate_struct_writer(
+    cls: type[Struct],
+    bodies: list[list[str]],
+    ns: dict[str, Any],
+    prologue: list[str],
+    epilogue: list[str],
+) -> Writer:
+    """Generate ``write(out, obj)`` for ``cls``: one block per field, in declaration order.
+
+    ``bodies[i]`` is the protocol's source writing field ``i`` from local ``v`` (never None
+    there); this function adds reading the attribute, the required-field check, the union
+    check and turning value errors into LocalProtocolError naming ``Struct.field``.
+    """
+    spec = cls.__thrift_spec__
+    names = cls._sf_names
+    ns.update(
+        {
+            "cls": cls,
+            "names": names,
+            "LocalProtocolError": LocalProtocolError,
+            "VALUE_ERRORS": VALUE_ERRORS,
+            "writer_error": writer_error,
+            "check_union": check_union,
+        }
+    )
+    lines = ["def write(out, obj):", "    fi = -1"]
+    lines += [f"    {p}" for p in prologue]
+    lines.append("    try:")
+    if spec.kind == StructKind.UNION:
+        lines.append("        check_union(cls, obj)")
+    for i, f in enumerate(spec.fields):
+        lines += [
+            f"        fi = {i}",
+            f"        v = {attr_expr(names, i)}",
+            "        if v is not None:",
+        ]
+        lines += [f"            {b}" for b in bodies[i]]
+        if f.required:
+            ns[f"req{i}"] = f"required field {cls.__name__}.{f.name} is unset"
+            lines += ["        else:", f"            raise LocalProtocolError(req{i})"]
+    lines += [
+        "        pass",
+        "    except LocalProtocolError:",
+        "        raise",
+        "    except VALUE_ERRORS as exc:",
+        "        raise writer_error(cls, fi, obj, exc) from None",
+    ]
+    lines += [f"    {e}" for e in epilogue]
+    return build_function("\n".join(lines) + "\n", ns, "write")  # type: ignore[no-any-return]

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from ..errors import LimitExceeded, LocalProtocolError, RemoteProtocolError
 from ..limits import DEFAULT_LIMITS, Limits
-from ..model.spec import StructKind, TypeSpec
+from ..model.spec import TypeSpec
 from ..model.struct import Struct
 from ..model.ttype import TType
 from ._common import (
@@ -37,12 +37,15 @@ from ._common import (
     as_items,
     as_sequence,
     as_uuid_bytes,
-    blank_factory,
+    assign_lines,
+    build_function,
     class_plans,
     describe_value,
+    dispatch_tree,
+    forwarding_reader,
+    generate_struct_writer,
     read_name,
     struct_class_of,
-    value_type_error,
 )
 
 __all__ = ["BinaryCodecPy"]
@@ -177,7 +180,7 @@ _SCALAR_WRITERS: dict[int, Writer] = {
 }
 
 
-def _writer(ts: TypeSpec) -> Writer:
+def _writer(ts: TypeSpec, pending: dict[type, Writer]) -> Writer:
     """The writer for a value of type ``ts`` (no field header)."""
     t = int(ts.ttype)
     w = _SCALAR_WRITERS.get(t)
@@ -186,17 +189,17 @@ def _writer(ts: TypeSpec) -> Writer:
     if t == _STRING:
         return _w_binary if ts.binary else _w_string
     if t == _STRUCT:
-        return _struct_value_writer(struct_class_of(ts))
+        return _struct_value_writer(struct_class_of(ts), pending)
     if t == _LIST or t == _SET:
         assert ts.value is not None, "list/set TypeSpec without element type"
-        return _list_writer(t, ts.value)
+        return _list_writer(t, ts.value, pending)
     if t == _MAP:
         assert ts.key is not None and ts.value is not None, "map TypeSpec without key/value"
-        return _map_writer(ts.key, ts.value)
+        return _map_writer(ts.key, ts.value, pending)
     raise LocalProtocolError(f"cannot encode values of type {ts.describe()}")
 
 
-def _list_writer(t: int, ets: TypeSpec) -> Writer:
+def _list_writer(t: int, ets: TypeSpec, pending: dict[type, Writer]) -> Writer:
     et = int(ets.ttype)
     fmt = _FMT.get(et)
     if fmt is not None:
@@ -217,7 +220,7 @@ def _list_writer(t: int, ets: TypeSpec) -> Writer:
             out += bytes(map(_BOOL_INTS.__getitem__, v))
 
         return write_bools
-    ew = _writer(ets)
+    ew = _writer(ets, pending)
 
     def write(out: bytearray, v: Any) -> None:
         v = as_sequence(v)
@@ -228,11 +231,11 @@ def _list_writer(t: int, ets: TypeSpec) -> Writer:
     return write
 
 
-def _map_writer(kts: TypeSpec, vts: TypeSpec) -> Writer:
+def _map_writer(kts: TypeSpec, vts: TypeSpec, pending: dict[type, Writer]) -> Writer:
     kt = int(kts.ttype)
     vt = int(vts.ttype)
-    kw = _writer(kts)
-    vw = _writer(vts)
+    kw = _writer(kts, pending)
+    vw = _writer(vts, pending)
 
     def write(out: bytearray, v: Any) -> None:
         items = as_items(v)
@@ -244,8 +247,8 @@ def _map_writer(kts: TypeSpec, vts: TypeSpec) -> Writer:
     return write
 
 
-def _struct_value_writer(cls: type[Struct]) -> Writer:
-    sw = _struct_writer(cls)
+def _struct_value_writer(cls: type[Struct], pending: dict[type, Writer]) -> Writer:
+    sw = _struct_writer(cls, pending)
 
     def write(out: bytearray, v: Any) -> None:
         if not isinstance(v, cls):
@@ -255,63 +258,62 @@ def _struct_value_writer(cls: type[Struct]) -> Writer:
     return write
 
 
-def _struct_writer(cls: type[Struct]) -> Writer:
-    """Writer for the fields + STOP of ``cls`` (cached on the class; recursion-safe)."""
-    plans = class_plans(cls)
-    w: Writer | None = plans.get(_WRITER_KEY)
+def _struct_writer(cls: type[Struct], pending: dict[type, Writer] | None = None) -> Writer:
+    """Writer for the fields + STOP of ``cls``, cached on the class.
+
+    Recursive types are compiled with a private ``pending`` table and published only when
+    complete, so another thread can never pick up a half-built plan.
+    """
+    w: Writer | None = class_plans(cls).get(_WRITER_KEY)
+    if w is not None:
+        return w
+    if pending is None:
+        pending = {}
+        _struct_writer(cls, pending)
+        for c, fn in pending.items():
+            class_plans(c).setdefault(_WRITER_KEY, fn)
+        return class_plans(cls)[_WRITER_KEY]  # type: ignore[no-any-return]
+    w = pending.get(cls)
     if w is not None:
         return w
     spec = cls.__thrift_spec__
-    fields: list[tuple[str, bytes, Writer, bool]] = []
-    descs: dict[str, str] = {}
-    cname = cls.__name__
-    is_union = spec.kind == StructKind.UNION
-    names = cls._sf_names
+    # Register a stand-in first: a recursive field reaches this class again.
+    target: list[Writer] = []
 
-    def write(out: bytearray, obj: Any) -> None:
-        name = ""
-        try:
-            if is_union:
-                present = [n for n in names if getattr(obj, n) is not None]
-                if len(present) > 1:
-                    raise LocalProtocolError(
-                        f"union {cname} has {len(present)} fields set ({', '.join(present)}); "
-                        "exactly one may be set"
-                    )
-            for name, hdr, fw, required in fields:
-                v = getattr(obj, name)
-                if v is None:
-                    if required:
-                        raise LocalProtocolError(f"required field {cname}.{name} is unset")
-                    continue
-                out += hdr
-                fw(out, v)
-        except LocalProtocolError:
-            raise
-        except _VALUE_ERRORS as exc:
-            value = getattr(obj, name, None) if name else obj
-            why = str(exc) if isinstance(exc, BadValue) else _clean_reason(exc)
-            raise LocalProtocolError(
-                value_type_error(cname, name, descs.get(name, "?"), value, why)
-            ) from None
-        out += b"\x00"
+    def forward(out: bytearray, obj: Any) -> None:
+        target[0](out, obj)
 
-    plans[_WRITER_KEY] = write
-    try:
-        for f in spec.fields:
-            hdr = bytes((int(f.type.ttype),)) + _I16.pack(f.id)
-            fields.append((f.name, hdr, _writer(f.type), f.required))
-            descs[f.name] = f.type.describe()
-    except BaseException:
-        del plans[_WRITER_KEY]
-        raise
+    pending[cls] = forward
+    ns: dict[str, Any] = {"pack_i32": _pack_i32, "as_binary": as_binary, "boolbytes": _BOOL_BYTES}
+    bodies: list[list[str]] = []
+    for i, f in enumerate(spec.fields):
+        t = int(f.type.ttype)
+        ns[f"h{i}"] = bytes((t,)) + _I16.pack(f.id)
+        body = [f"out += h{i}"]
+        fixed = _FIXED_STRUCT.get(t)
+        if fixed is not None:
+            ns[f"p{i}"] = fixed.pack
+            body.append(f"out += p{i}(v)")
+        elif t == _BOOL:
+            body.append("out += boolbytes[v]")
+        elif t == _STRING:
+            text = "False" if f.type.binary else "True"
+            body += [
+                "if type(v) is not bytes:",
+                f"    v = v.encode('utf-8') if type(v) is str else as_binary(v, text={text})",
+                "out += pack_i32(len(v))",
+                "out += v",
+            ]
+            if f.type.binary:
+                body[2] = f"    v = as_binary(v, text={text})"
+        else:
+            ns[f"w{i}"] = _writer(f.type, pending)
+            body.append(f"w{i}(out, v)")
+        bodies.append(body)
+    write = generate_struct_writer(cls, bodies, ns, [], ["out.append(0)"])
+    target.append(write)
+    pending[cls] = write
     return write
-
-
-def _clean_reason(exc: BaseException) -> str:
-    if isinstance(exc, KeyError):
-        return "not a bool"
-    return str(exc)
 
 
 # --------------------------------------------------------------------------------------------
@@ -322,81 +324,108 @@ def _clean_reason(exc: BaseException) -> str:
 class _Readers:
     """Compiled readers and the validating skipper for one ``Limits`` value."""
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, skip: Skipper | None = None) -> None:
         self.limits = limits
+        #: Plans being compiled by this (private, per-compilation) instance, by class.
+        self.pending: dict[type, Reader] | None = None
         self.key = ("binary.r", limits)
-        self.skip = _make_skipper(limits)
+        self.skip = _make_skipper(limits) if skip is None else skip
 
     # -- struct ---------------------------------------------------------------------------
 
     def struct_reader(self, cls: type[Struct]) -> Reader:
-        plans = class_plans(cls)
-        r: Reader | None = plans.get(self.key)
+        """Reader for ``cls``, cached on the class; published only once complete (see writers)."""
+        r: Reader | None = class_plans(cls).get(self.key)
+        if r is not None:
+            return r
+        if self.pending is None:
+            compiler = type(self)(self.limits, self.skip)
+            compiler.pending = {}
+            compiler.struct_reader(cls)
+            for c, fn in compiler.pending.items():
+                class_plans(c).setdefault(self.key, fn)
+            return class_plans(cls)[self.key]  # type: ignore[no-any-return]
+        r = self.pending.get(cls)
         if r is not None:
             return r
         spec = getattr(cls, "__thrift_spec__", None)
         if spec is None:
             raise LocalProtocolError(f"{cls.__name__} has no bound spec")
-        table: dict[int, tuple[str, int, Any, int]] = {}
-        r = self._make_struct_reader(cls, table)
-        plans[self.key] = r
-        try:
-            for f in spec.fields:
-                t = int(f.type.ttype)
-                key = t << 16 | (f.id & 0xFFFF)
-                fixed = _FIXED_STRUCT.get(t)
-                if fixed is not None:
-                    table[key] = (f.name, _KIND_FIXED, fixed.unpack_from, fixed.size)
-                elif t == _BOOL:
-                    table[key] = (f.name, _KIND_BOOL, None, 1)
-                else:
-                    table[key] = (f.name, _KIND_CALL, self.reader(f.type), 0)
-        except BaseException:
-            del plans[self.key]
-            raise
+        # Register a stand-in first: a recursive field reaches this class again.
+        forward, target = forwarding_reader()
+        self.pending[cls] = forward
+        fields: list[tuple[int, str, int, Any, int]] = []
+        for f in spec.fields:
+            t = int(f.type.ttype)
+            key = t << 16 | (f.id & 0xFFFF)
+            fixed = _FIXED_STRUCT.get(t)
+            if fixed is not None:
+                fields.append((key, f.name, _KIND_FIXED, fixed.unpack_from, fixed.size))
+            elif t == _BOOL:
+                fields.append((key, f.name, _KIND_BOOL, None, 1))
+            else:
+                fields.append((key, f.name, _KIND_CALL, self.reader(f.type), 0))
+        r = self._generate_struct_reader(cls, fields)
+        target.append(r)
+        self.pending[cls] = r
         return r
 
-    def _make_struct_reader(
-        self, cls: type[Struct], table: dict[int, tuple[str, int, Any, int]]
+    def _generate_struct_reader(
+        self, cls: type[Struct], fields: list[tuple[int, str, int, Any, int]]
     ) -> Reader:
-        blank = blank_factory(cls)
-        cname = cls.__name__
-        maxd = self.limits.max_depth
-        skip = self.skip
-        setter = object.__setattr__
-        get = table.get
-
-        def read(buf: Any, pos: int, depth: int) -> tuple[Any, int]:
-            if depth > maxd:
-                raise LimitExceeded(f"{cname}: nesting deeper than max_depth={maxd}")
-            obj = blank()
-            d1 = depth + 1
-            name = ""
-            try:
-                while True:
-                    t = buf[pos]
-                    if t == 0:
-                        return obj, pos + 1
-                    f = get(t << 16 | buf[pos + 1] << 8 | buf[pos + 2])
-                    pos += 3
-                    if f is None:
-                        # Unknown id, or a known id with another wire type: skip (Apache does).
-                        pos = skip(buf, pos, t, d1)
-                        continue
-                    name, kind, arg, size = f
-                    if kind == 0:
-                        setter(obj, name, arg(buf, pos)[0])
-                        pos += size
-                    elif kind == 1:
-                        setter(obj, name, buf[pos] != 0)
-                        pos += 1
-                    else:
-                        v, pos = arg(buf, pos, d1)
-                        setter(obj, name, v)
-            except UnicodeDecodeError:
-                raise RemoteProtocolError(f"invalid UTF-8 in {cname}.{name}") from None
-
-        return read
+        names = cls._sf_names
+        index = {n: i for i, n in enumerate(names)}
+        ns: dict[str, Any] = {
+            "new": cls.__new__,
+            "cls": cls,
+            "names": names,
+            "setter": object.__setattr__,
+            "maxd": self.limits.max_depth,
+            "skip": self.skip,
+            "LimitExceeded": LimitExceeded,
+            "RemoteProtocolError": RemoteProtocolError,
+            "cname": cls.__name__,
+        }
+        bodies: dict[int, list[str]] = {}
+        for key, name, kind, arg, size in fields:
+            i = index[name]
+            if kind == _KIND_FIXED:
+                ns[f"u{i}"] = arg
+                bodies[key] = [f"v{i} = u{i}(buf, pos)[0]", f"pos += {size}"]
+            elif kind == _KIND_BOOL:
+                bodies[key] = [f"v{i} = buf[pos] != 0", "pos += 1"]
+            else:
+                ns[f"r{i}"] = arg
+                bodies[key] = [f"fi = {i}", f"v{i}, pos = r{i}(buf, pos, d1)"]
+        # Unknown id, or a known id with another wire type: skip it (Apache does too).
+        default = ["pos = skip(buf, pos, t, d1)"]
+        lines = [
+            "def read(buf, pos, depth):",
+            "    if depth > maxd:",
+            "        raise LimitExceeded(cname + ': nesting deeper than max_depth=' + str(maxd))",
+            "    d1 = depth + 1",
+            "    fi = 0",
+        ]
+        if names:
+            lines.append("    " + " = ".join(f"v{i}" for i in range(len(names))) + " = None")
+        lines += [
+            "    try:",
+            "        while True:",
+            "            t = buf[pos]",
+            "            if t == 0:",
+            "                break",
+            "            key = t << 16 | buf[pos + 1] << 8 | buf[pos + 2]",
+            "            pos += 3",
+        ]
+        lines += dispatch_tree(sorted(bodies), bodies, default, " " * 12)
+        lines += [
+            "    except UnicodeDecodeError:",
+            "        raise RemoteProtocolError(",
+            "            'invalid UTF-8 in ' + cname + '.' + names[fi]) from None",
+        ]
+        lines += assign_lines(names, "    ")
+        lines.append("    return obj, pos + 1")
+        return build_function("\n".join(lines) + "\n", ns, "read")  # type: ignore[no-any-return]
 
     # -- values ---------------------------------------------------------------------------
 

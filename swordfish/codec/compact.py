@@ -22,7 +22,7 @@ from typing import Any
 
 from ..errors import LimitExceeded, LocalProtocolError, RemoteProtocolError
 from ..limits import DEFAULT_LIMITS, Limits
-from ..model.spec import StructKind, TypeSpec
+from ..model.spec import TypeSpec
 from ..model.struct import Struct
 from ..model.ttype import TType
 from ._common import (
@@ -39,12 +39,15 @@ from ._common import (
     as_items,
     as_sequence,
     as_uuid_bytes,
-    blank_factory,
+    assign_lines,
+    build_function,
     class_plans,
     describe_value,
+    dispatch_tree,
+    forwarding_reader,
+    generate_struct_writer,
     read_name,
     struct_class_of,
-    value_type_error,
 )
 
 __all__ = ["CompactCodecPy", "CompactType"]
@@ -124,6 +127,9 @@ _MIN_SIZE: dict[int, int] = {
 }
 #: Fixed-width element sizes (skipped without looking at each byte).
 _FIXED_SIZE: dict[int, int] = {_CT_TRUE: 1, _CT_FALSE: 1, _CT_BYTE: 1, _CT_DOUBLE: 8, _CT_UUID: 16}
+
+#: (byte order, struct code) of element types packed/unpacked in bulk in lists and sets.
+_BULK_FMT: dict[int, tuple[str, str]] = {_CT_BYTE: ("<", "b"), _CT_DOUBLE: ("<", "d")}
 
 _I8 = struct.Struct(">b")
 _DOUBLE = struct.Struct("<d")
@@ -293,6 +299,12 @@ def _w_uuid(out: bytearray, v: Any) -> None:
     out += v.bytes if type(v) is uuid.UUID else as_uuid_bytes(v)
 
 
+_INT_RANGES: dict[int, tuple[int, int, str]] = {
+    TType.I16: (_I16_MIN, _I16_MAX, "i16"),
+    TType.I32: (_I32_MIN, _I32_MAX, "i32"),
+    TType.I64: (_I64_MIN, _I64_MAX, "i64"),
+}
+
 _SCALAR_WRITERS: dict[int, Writer] = {
     TType.BOOL: _w_bool_elem,
     TType.BYTE: _w_byte,
@@ -304,7 +316,7 @@ _SCALAR_WRITERS: dict[int, Writer] = {
 }
 
 
-def _writer(ts: TypeSpec) -> Writer:
+def _writer(ts: TypeSpec, pending: dict[type, Writer]) -> Writer:
     """The writer for a value of type ``ts`` (no field header)."""
     t = int(ts.ttype)
     w = _SCALAR_WRITERS.get(t)
@@ -313,13 +325,13 @@ def _writer(ts: TypeSpec) -> Writer:
     if t == TType.STRING:
         return _w_binary if ts.binary else _w_string
     if t == TType.STRUCT:
-        return _struct_value_writer(struct_class_of(ts))
+        return _struct_value_writer(struct_class_of(ts), pending)
     if t == TType.LIST or t == TType.SET:
         assert ts.value is not None, "list/set TypeSpec without element type"
-        return _list_writer(ts.value)
+        return _list_writer(ts.value, pending)
     if t == TType.MAP:
         assert ts.key is not None and ts.value is not None, "map TypeSpec without key/value"
-        return _map_writer(ts.key, ts.value)
+        return _map_writer(ts.key, ts.value, pending)
     raise LocalProtocolError(f"cannot encode values of type {ts.describe()}")
 
 
@@ -330,10 +342,11 @@ def _ctype(ts: TypeSpec) -> int:
     return ct
 
 
-def _list_writer(ets: TypeSpec) -> Writer:
-    ew = _writer(ets)
+def _list_writer(ets: TypeSpec, pending: dict[type, Writer]) -> Writer:
+    ew = _writer(ets, pending)
     et = _ctype(ets)
     long_hdr = 0xF0 | et
+    fmt = _BULK_FMT.get(et)
 
     def write(out: bytearray, v: Any) -> None:
         v = as_sequence(v)
@@ -343,15 +356,19 @@ def _list_writer(ets: TypeSpec) -> Writer:
         else:
             out.append(long_hdr)
             out += _varint(n)
+        if fmt is not None:
+            # Fixed-width elements (i8, double): one struct call for the whole list.
+            out += struct.pack(f"{fmt[0]}{n}{fmt[1]}", *v)
+            return
         for x in v:
             ew(out, x)
 
     return write
 
 
-def _map_writer(kts: TypeSpec, vts: TypeSpec) -> Writer:
-    kw = _writer(kts)
-    vw = _writer(vts)
+def _map_writer(kts: TypeSpec, vts: TypeSpec, pending: dict[type, Writer]) -> Writer:
+    kw = _writer(kts, pending)
+    vw = _writer(vts, pending)
     kv = _ctype(kts) << 4 | _ctype(vts)
 
     def write(out: bytearray, v: Any) -> None:
@@ -369,8 +386,8 @@ def _map_writer(kts: TypeSpec, vts: TypeSpec) -> Writer:
     return write
 
 
-def _struct_value_writer(cls: type[Struct]) -> Writer:
-    sw = _struct_writer(cls)
+def _struct_value_writer(cls: type[Struct], pending: dict[type, Writer]) -> Writer:
+    sw = _struct_writer(cls, pending)
 
     def write(out: bytearray, v: Any) -> None:
         if not isinstance(v, cls):
@@ -380,80 +397,99 @@ def _struct_value_writer(cls: type[Struct]) -> Writer:
     return write
 
 
-def _struct_writer(cls: type[Struct]) -> Writer:
-    """Writer for the fields + STOP of ``cls`` (cached on the class; recursion-safe)."""
-    plans = class_plans(cls)
-    w: Writer | None = plans.get(_WRITER_KEY)
+def _struct_writer(cls: type[Struct], pending: dict[type, Writer] | None = None) -> Writer:
+    """Writer for the fields + STOP of ``cls``, cached on the class.
+
+    Recursive types are compiled with a private ``pending`` table and published only when
+    complete, so another thread can never pick up a half-built plan.
+    """
+    w: Writer | None = class_plans(cls).get(_WRITER_KEY)
+    if w is not None:
+        return w
+    if pending is None:
+        pending = {}
+        _struct_writer(cls, pending)
+        for c, fn in pending.items():
+            class_plans(c).setdefault(_WRITER_KEY, fn)
+        return class_plans(cls)[_WRITER_KEY]  # type: ignore[no-any-return]
+    w = pending.get(cls)
     if w is not None:
         return w
     spec = cls.__thrift_spec__
-    # (name, field id, compact type (0 for bool), long-form header minus type, writer, required)
-    fields: list[tuple[str, int, int, bytes, Writer | None, bool]] = []
-    descs: dict[str, str] = {}
-    cname = cls.__name__
-    is_union = spec.kind == StructKind.UNION
-    names = cls._sf_names
-    bool_ct = _BOOL_CT
+    # Register a stand-in first: a recursive field reaches this class again.
+    target: list[Writer] = []
 
-    def write(out: bytearray, obj: Any) -> None:
-        name = ""
-        last = 0
-        try:
-            if is_union:
-                present = [n for n in names if getattr(obj, n) is not None]
-                if len(present) > 1:
-                    raise LocalProtocolError(
-                        f"union {cname} has {len(present)} fields set ({', '.join(present)}); "
-                        "exactly one may be set"
-                    )
-            for name, fid, ct, long_id, fw, required in fields:
-                v = getattr(obj, name)
-                if v is None:
-                    if required:
-                        raise LocalProtocolError(f"required field {cname}.{name} is unset")
-                    continue
-                if fw is None:
-                    ct = bool_ct[v]
-                delta = fid - last
-                if 0 < delta <= 15:
-                    out.append(delta << 4 | ct)
-                else:
-                    out.append(ct)
-                    out += long_id
-                last = fid
-                if fw is not None:
-                    fw(out, v)
-        except LocalProtocolError:
-            raise
-        except _VALUE_ERRORS as exc:
-            value = getattr(obj, name, None) if name else obj
-            if isinstance(exc, BadValue):
-                why = str(exc)
-            elif isinstance(exc, KeyError):
-                why = "not a bool"
-            else:
-                why = str(exc)
-            raise LocalProtocolError(
-                value_type_error(cname, name, descs.get(name, "?"), value, why)
-            ) from None
-        out.append(0)
+    def forward(out: bytearray, obj: Any) -> None:
+        target[0](out, obj)
 
-    plans[_WRITER_KEY] = write
-    try:
-        for f in spec.fields:
-            t = int(f.type.ttype)
-            long_id = _varint(((f.id << 1) ^ (f.id >> 31)) & 0xFFFFFFFF)
-            if t == TType.BOOL:
-                fields.append((f.name, f.id, 0, long_id, None, f.required))
-            else:
-                ct = _CTYPE.get(t)
-                if ct is None:
-                    raise LocalProtocolError(f"cannot encode values of type {f.type.describe()}")
-                fields.append((f.name, f.id, ct, long_id, _writer(f.type), f.required))
-            descs[f.name] = f.type.describe()
-    except BaseException:
-        del plans[_WRITER_KEY]
-        raise
+    pending[cls] = forward
+    ns: dict[str, Any] = {
+        "boolct": _BOOL_CT,
+        "varint": _varint,
+        "as_binary": as_binary,
+        "index": _index,
+        "BadValue": BadValue,
+    }
+    bodies: list[list[str]] = []
+    for i, f in enumerate(spec.fields):
+        t = int(f.type.ttype)
+        fid = f.id
+        # The header is a delta from the previous field written, known only at run time.
+        ns[f"l{i}"] = _varint(((fid << 1) ^ (fid >> 31)) & 0xFFFFFFFF)
+        if t == TType.BOOL:
+            body = ["ct = boolct[v]"]
+            ct_expr = "ct"
+        else:
+            ct = _CTYPE.get(t)
+            if ct is None:
+                raise LocalProtocolError(f"cannot encode values of type {f.type.describe()}")
+            body = []
+            ct_expr = str(ct)
+        if fid > 0:
+            body += [
+                f"if 0 < {fid} - last <= 15:",
+                f"    out.append(({fid} - last) << 4 | {ct_expr})",
+                "else:",
+                f"    out.append({ct_expr})",
+                f"    out += l{i}",
+            ]
+        else:
+            body += [f"out.append({ct_expr})", f"out += l{i}"]
+        body.append(f"last = {fid}")
+        if t == TType.STRING:
+            text = "False" if f.type.binary else "True"
+            body += [
+                "if type(v) is not bytes:",
+                "    v = v.encode('utf-8') if type(v) is str else as_binary(v, text=True)"
+                if not f.type.binary
+                else f"    v = as_binary(v, text={text})",
+                "n = len(v)",
+                "if n < 128:",
+                "    out.append(n)",
+                "else:",
+                "    out += varint(n)",
+                "out += v",
+            ]
+        elif t in _INT_RANGES:
+            lo, hi, tname = _INT_RANGES[t]
+            body += [
+                "if type(v) is not int:",
+                "    v = index(v)",
+                f"if not {lo} <= v <= {hi}:",
+                f"    raise BadValue('out of range for {tname}')",
+                "z = (v << 1) ^ (v >> 63)",
+                "if z < 128:",
+                "    out.append(z)",
+                "else:",
+                "    out += varint(z)",
+            ]
+        elif t != TType.BOOL:
+            ns[f"w{i}"] = _writer(f.type, pending)
+            body.append(f"w{i}(out, v)")
+        bodies.append(body)
+    write = generate_struct_writer(cls, bodies, ns, ["last = 0"], ["out.append(0)"])
+    target.append(write)
+    pending[cls] = write
     return write
 
 
@@ -520,95 +556,126 @@ def _unhashable_reader(ts: TypeSpec) -> Reader:
 class _Readers:
     """Compiled readers and the validating skipper for one ``Limits`` value."""
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, skip: Skipper | None = None) -> None:
         self.limits = limits
+        #: Plans being compiled by this (private, per-compilation) instance, by class.
+        self.pending: dict[type, Reader] | None = None
         self.key = ("compact.r", limits)
-        self.skip = _make_skipper(limits)
+        self.skip = _make_skipper(limits) if skip is None else skip
 
     def struct_reader(self, cls: type[Struct]) -> Reader:
-        plans = class_plans(cls)
-        r: Reader | None = plans.get(self.key)
+        """Reader for ``cls``, cached on the class; published only once complete (see writers)."""
+        r: Reader | None = class_plans(cls).get(self.key)
+        if r is not None:
+            return r
+        if self.pending is None:
+            compiler = type(self)(self.limits, self.skip)
+            compiler.pending = {}
+            compiler.struct_reader(cls)
+            for c, fn in compiler.pending.items():
+                class_plans(c).setdefault(self.key, fn)
+            return class_plans(cls)[self.key]  # type: ignore[no-any-return]
+        r = self.pending.get(cls)
         if r is not None:
             return r
         spec = getattr(cls, "__thrift_spec__", None)
         if spec is None:
             raise LocalProtocolError(f"{cls.__name__} has no bound spec")
-        table: dict[int, tuple[str, int, Any]] = {}
-        r = self._make_struct_reader(cls, table)
-        plans[self.key] = r
-        try:
-            for f in spec.fields:
-                t = int(f.type.ttype)
-                fid = f.id & 0xFFFF
-                if t == TType.BOOL:
-                    table[_CT_TRUE << 16 | fid] = (f.name, _KIND_TRUE, None)
-                    table[_CT_FALSE << 16 | fid] = (f.name, _KIND_FALSE, None)
-                elif t == TType.I32:
-                    table[_CT_I32 << 16 | fid] = (f.name, _KIND_I32, None)
-                else:
-                    ct = _CTYPE.get(t)
-                    if ct is None:
-                        raise LocalProtocolError(
-                            f"cannot decode values of type {f.type.describe()}"
-                        )
-                    table[ct << 16 | fid] = (f.name, _KIND_CALL, self.reader(f.type))
-        except BaseException:
-            del plans[self.key]
-            raise
+        # Register a stand-in first: a recursive field reaches this class again.
+        forward, target = forwarding_reader()
+        self.pending[cls] = forward
+        fields: list[tuple[int, str, int, Any]] = []
+        for f in spec.fields:
+            t = int(f.type.ttype)
+            fid = f.id & 0xFFFF
+            if t == TType.BOOL:
+                fields.append((_CT_TRUE << 16 | fid, f.name, _KIND_TRUE, None))
+                fields.append((_CT_FALSE << 16 | fid, f.name, _KIND_FALSE, None))
+            elif t == TType.I32:
+                fields.append((_CT_I32 << 16 | fid, f.name, _KIND_I32, None))
+            else:
+                ct = _CTYPE.get(t)
+                if ct is None:
+                    raise LocalProtocolError(f"cannot decode values of type {f.type.describe()}")
+                fields.append((ct << 16 | fid, f.name, _KIND_CALL, self.reader(f.type)))
+        r = self._generate_struct_reader(cls, fields)
+        target.append(r)
+        self.pending[cls] = r
         return r
 
-    def _make_struct_reader(
-        self, cls: type[Struct], table: dict[int, tuple[str, int, Any]]
+    def _generate_struct_reader(
+        self, cls: type[Struct], fields: list[tuple[int, str, int, Any]]
     ) -> Reader:
-        blank = blank_factory(cls)
-        cname = cls.__name__
-        maxd = self.limits.max_depth
-        skip = self.skip
-        setter = object.__setattr__
-        get = table.get
-
-        def read(buf: Any, pos: int, depth: int) -> tuple[Any, int]:
-            if depth > maxd:
-                raise LimitExceeded(f"{cname}: nesting deeper than max_depth={maxd}")
-            obj = blank()
-            d1 = depth + 1
-            name = ""
-            last = 0
-            try:
-                while True:
-                    b = buf[pos]
-                    pos += 1
-                    if b == 0:
-                        return obj, pos
-                    ct = b & 0x0F
-                    if b >> 4:
-                        last += b >> 4
-                    else:
-                        last, pos = _zz_i16(buf, pos)
-                    f = get(ct << 16 | (last & 0xFFFF))
-                    if f is None:
-                        # Unknown id, or a known id with another wire type: skip (Apache does).
-                        if ct != _CT_TRUE and ct != _CT_FALSE:
-                            pos = skip(buf, pos, ct, d1)
-                        continue
-                    name, kind, arg = f
-                    if kind == 2:
-                        b = buf[pos]
-                        if b < 0x80:
-                            setter(obj, name, (b >> 1) ^ -(b & 1))
-                            pos += 1
-                        else:
-                            v, pos = _zz_i32(buf, pos)
-                            setter(obj, name, v)
-                    elif kind == 3:
-                        v, pos = arg(buf, pos, d1)
-                        setter(obj, name, v)
-                    else:
-                        setter(obj, name, kind == 0)
-            except UnicodeDecodeError:
-                raise RemoteProtocolError(f"invalid UTF-8 in {cname}.{name}") from None
-
-        return read
+        names = cls._sf_names
+        index = {n: i for i, n in enumerate(names)}
+        ns: dict[str, Any] = {
+            "new": cls.__new__,
+            "cls": cls,
+            "names": names,
+            "setter": object.__setattr__,
+            "maxd": self.limits.max_depth,
+            "skip": self.skip,
+            "zz16": _zz_i16,
+            "zz32": _zz_i32,
+            "LimitExceeded": LimitExceeded,
+            "RemoteProtocolError": RemoteProtocolError,
+            "cname": cls.__name__,
+        }
+        bodies: dict[int, list[str]] = {}
+        for key, name, kind, arg in fields:
+            i = index[name]
+            if kind == _KIND_TRUE:
+                bodies[key] = [f"v{i} = True"]
+            elif kind == _KIND_FALSE:
+                bodies[key] = [f"v{i} = False"]
+            elif kind == _KIND_I32:
+                bodies[key] = [
+                    "b = buf[pos]",
+                    "if b < 128:",
+                    f"    v{i} = (b >> 1) ^ -(b & 1)",
+                    "    pos += 1",
+                    "else:",
+                    f"    v{i}, pos = zz32(buf, pos)",
+                ]
+            else:
+                ns[f"r{i}"] = arg
+                bodies[key] = [f"fi = {i}", f"v{i}, pos = r{i}(buf, pos, d1)"]
+        # Unknown id, or a known id with another wire type: skip it (Apache does too). Bool
+        # fields carry their value in the type nibble, so there is nothing to skip for them.
+        default = ["if ct != 1 and ct != 2:", "    pos = skip(buf, pos, ct, d1)"]
+        lines = [
+            "def read(buf, pos, depth):",
+            "    if depth > maxd:",
+            "        raise LimitExceeded(cname + ': nesting deeper than max_depth=' + str(maxd))",
+            "    d1 = depth + 1",
+            "    fi = 0",
+            "    last = 0",
+        ]
+        if names:
+            lines.append("    " + " = ".join(f"v{i}" for i in range(len(names))) + " = None")
+        lines += [
+            "    try:",
+            "        while True:",
+            "            b = buf[pos]",
+            "            pos += 1",
+            "            if b == 0:",
+            "                break",
+            "            ct = b & 15",
+            "            if b >> 4:",
+            "                last += b >> 4",
+            "            else:",
+            "                last, pos = zz16(buf, pos)",
+            "            key = ct << 16 | (last & 65535)",
+        ]
+        lines += dispatch_tree(sorted(bodies), bodies, default, " " * 12)
+        lines += [
+            "    except UnicodeDecodeError:",
+            "        raise RemoteProtocolError(",
+            "            'invalid UTF-8 in ' + cname + '.' + names[fi]) from None",
+        ]
+        lines += assign_lines(names, "    ")
+        lines.append("    return obj, pos")
+        return build_function("\n".join(lines) + "\n", ns, "read")  # type: ignore[no-any-return]
 
     def reader(self, ts: TypeSpec, hashable: bool = False) -> Reader:
         """Reader for a value of type ``ts``; ``hashable``: the value is (inside) a map key."""
@@ -664,6 +731,7 @@ class _Readers:
         as_set = t == TType.SET and (hashable or ets.ttype in HASHABLE_TTYPES)
         eread = self.reader(ets, hashable or as_set)
         et = _ctype(ets)
+        fmt = _BULK_FMT.get(et)
         is_bool = ets.ttype == TType.BOOL
         what = "list" if t == TType.LIST else "set"
         kind = frozenset if hashable and as_set else set if as_set else tuple if hashable else list
@@ -691,6 +759,9 @@ class _Readers:
             if is_bool:
                 end = pos + n
                 return kind([x == _CT_TRUE for x in buf[pos:end]]), end
+            if fmt is not None:
+                values: Any = struct.unpack_from(f"{fmt[0]}{n}{fmt[1]}", buf, pos)
+                return (values if kind is tuple else kind(values)), pos + n * minsize
             d1 = depth + 1
             items: list[Any] = []
             append = items.append

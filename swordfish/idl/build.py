@@ -202,8 +202,7 @@ def _base_service(scope: Scope, node: ast.Service) -> ServiceSpec | None:
         )
     if base_scope is scope:
         return _service(scope, base_node, node.extends_pos)[0]
-    spec: ServiceSpec = base_scope.services[base_node.name][0]
-    return spec
+    return base_scope.services[base_node.name][0]
 
 
 def _method(scope: Scope, service: str, fn: ast.Function) -> MethodSpec:

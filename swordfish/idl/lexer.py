@@ -64,8 +64,6 @@ def tokenize(source: Source) -> list[Token]:
 
 def _lex_error(source: Source, pos: int) -> Exception:
     text = source.text
-    while pos < len(text) and text[pos] in " \t\r\n\f\v":
-        pos += 1
     if text.startswith("/*", pos):
         return source.error(pos, "unterminated comment")
     if text[pos] in "\"'":

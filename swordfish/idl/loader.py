@@ -104,9 +104,11 @@ def _load_file(
     real = os.path.realpath(display)
     key = (real, module_name, dirs)
     program = _cache.get(key)
-    if program is not None:
-        return program
     _check_module_name(module_name, display)
+    if program is not None:
+        # Someone may have dropped it from sys.modules; pickling needs it back.
+        sys.modules[module_name] = program.module
+        return program
     with open(display, "rb") as f:
         data = f.read()
     try:

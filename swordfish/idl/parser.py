@@ -113,14 +113,14 @@ class _Parser:
         if text == "," or text == ";":
             self.i += 1
 
-    def name(self, what: str, *, dotted: bool = False) -> Token:
+    def name(self, what: str) -> Token:
         """An identifier that names something new (not a keyword, not dotted)."""
         tok = self.toks[self.i]
         if tok[0] != "ident":
             raise self.error(tok, what)
         if tok[1] in RESERVED:
             raise self.src.error(tok[2], f"{tok[1]!r} is a reserved word and cannot be a name")
-        if not dotted and "." in tok[1]:
+        if "." in tok[1]:
             raise self.src.error(tok[2], f"{what} cannot contain '.': {tok[1]!r}")
         self.i += 1
         return tok

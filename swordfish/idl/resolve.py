@@ -23,6 +23,7 @@ from ..errors import IDLError
 from ..model import (
     FieldSpec,
     Requiredness,
+    ServiceSpec,
     Struct,
     StructKind,
     StructSpec,
@@ -149,7 +150,8 @@ class Scope:
         self.defs: dict[str, ast.Definition] = {}
         self.enums: dict[str, type[IntEnum]] = {}
         self.structs: dict[str, type[Struct]] = {}
-        self.services: dict[str, Any] = {}  # name -> ServiceSpec, filled by build.py
+        # name -> (spec, service class); filled by build.py, read for ``extends inc.Name``
+        self.services: dict[str, tuple[ServiceSpec, type]] = {}
         self.typedefs: dict[str, TypeSpec] = {}
         self.consts: dict[str, tuple[TypeSpec, Any]] = {}
         self._named: dict[str, TypeSpec] = {}
@@ -417,11 +419,12 @@ class Scope:
         out: dict[Any, Any] = {}
         if isinstance(node, ast.ListValue):
             return out
-        if spec.key.ttype == TType.STRUCT or spec.key.ttype == TType.MAP:
-            raise self.source.error(
-                node.pos, f"a constant cannot have {spec.key.describe()} keys (not hashable)"
-            )
+        key_type = spec.key.ttype
         for k, v in node.items:
+            if key_type == TType.STRUCT or key_type == TType.MAP:
+                raise self.source.error(
+                    k.pos, f"a constant cannot have {spec.key.describe()} keys (not hashable)"
+                )
             key = _freeze(self.value(k, spec.key))
             if key in out:
                 raise self.source.error(k.pos, f"duplicate key {key!r} in map constant")

@@ -169,6 +169,9 @@ class Server:
     workers: threads of the ``threadpool`` model (default ``DEFAULT_WORKERS``); only valid
         with that model.
     filters: server-side filters (or a ``Stack``), outermost first, around the dispatcher.
+
+    handler is an object with one method per IDL method (see ``Dispatcher`` for how results
+    and exceptions map), or a ``Service[Request, Response]`` used as the terminal directly.
     """
 
     def __init__(
@@ -204,7 +207,9 @@ class Server:
         self.limits = limits or DEFAULT_LIMITS
         self._codec = get_codec(self.protocol, self.limits)
         self.stack = filters if isinstance(filters, Stack) else Stack(filters)
-        self.service: Service[Request, Response] = self.stack.build(Dispatcher(self.spec, handler))
+        # A Service handler (a proxy, a prebuilt stack) is used as the terminal as it is.
+        terminal = handler if isinstance(handler, Service) else Dispatcher(self.spec, handler)
+        self.service: Service[Request, Response] = self.stack.build(terminal)
 
         self._lock = threading.Lock()
         self._conns: set[_Connection] = set()
@@ -217,8 +222,8 @@ class Server:
         self._thread: threading.Thread | None = None
         self._kick_w: socket.socket | None = None
         # Written once by stop() and never drained: every wait in every thread watches it.
+        self._listener = _listen(host, port, backlog)  # first: it is what may fail
         self._wake_r, self._wake_w = socket.socketpair()
-        self._listener = _listen(host, port, backlog)
         self._address = self._listener.getsockname()
 
     # -- public surface ---------------------------------------------------------------------
@@ -248,6 +253,7 @@ class Server:
             if self._serving:
                 raise RuntimeError("this server is already serving")
             if self._stopping.is_set():
+                self._started.set()  # a start() racing with stop() must not wait forever
                 return
             self._serving = True
         log.info(

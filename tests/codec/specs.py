@@ -80,7 +80,7 @@ def define(
     fields: list[tuple[Any, ...]],
     kind: StructKind = StructKind.STRUCT,
     cls: type[Struct] | None = None,
-) -> type[Struct]:
+) -> Any:
     """Struct class from ``(id, name, TypeSpec[, Requiredness[, default]])`` tuples.
 
     Pass ``cls`` (from ``make_struct_class``) to bind a class created earlier (recursion).

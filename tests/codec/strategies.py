@@ -27,7 +27,7 @@ _HASHABLE = {
     TType.UUID,
 }
 
-_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=20)
+_text = st.text(alphabet=st.characters(codec="utf-8"), max_size=20)
 
 _SCALARS: dict[TType, st.SearchStrategy[Any]] = {
     TType.BOOL: st.booleans(),
@@ -40,9 +40,21 @@ _SCALARS: dict[TType, st.SearchStrategy[Any]] = {
 }
 
 
+def _keyable(ts: TypeSpec) -> bool:
+    """Whether values of ``ts`` can be map keys / set members after decoding."""
+    if ts.ttype in (TType.STRUCT, TType.MAP):
+        return False
+    if ts.ttype in (TType.LIST, TType.SET):
+        assert ts.value is not None
+        return _keyable(ts.value)
+    return True
+
+
 def values_for(ts: TypeSpec, hashable: bool = False, depth: int = 0) -> st.SearchStrategy[Any]:
     """Values of type ``ts``; ``hashable``: it will be (part of) a map key or set member."""
     t = ts.ttype
+    if hashable and not _keyable(ts):
+        raise AssertionError(f"{ts.describe()} cannot be hashed")
     if t in _SCALARS:
         return _SCALARS[t]
     if t == TType.STRING:
@@ -56,6 +68,8 @@ def values_for(ts: TypeSpec, hashable: bool = False, depth: int = 0) -> st.Searc
         elems = st.lists(values_for(ts.value, hashable, depth + 1), max_size=size)
         return elems.map(tuple) if hashable else elems
     if t == TType.SET:
+        if hashable and not _keyable(ts.value):
+            return st.just(frozenset())
         if hashable or ts.value.ttype in _HASHABLE:
             inner = values_for(ts.value, True, depth + 1)
             return (
@@ -63,6 +77,8 @@ def values_for(ts: TypeSpec, hashable: bool = False, depth: int = 0) -> st.Searc
             )
         return st.lists(values_for(ts.value, False, depth + 1), max_size=size)
     assert t == TType.MAP and ts.key is not None
+    if not _keyable(ts.key):
+        return st.just({})  # struct/map keys cannot be decoded (unhashable); only {} is valid
     return st.dictionaries(
         values_for(ts.key, True, depth + 1), values_for(ts.value, False, depth + 1), max_size=size
     )

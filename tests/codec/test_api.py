@@ -54,13 +54,22 @@ def test_dumps_rejects_unknown_protocol() -> None:
 
 
 def test_exports() -> None:
-    for name in ("BinaryCodecPy", "CompactCodecPy", "Codec", "Message", "NEED_DATA",
-                 "get_codec", "dumps", "loads", "BinaryCodecC", "CompactCodecC"):
+    for name in (
+        "BinaryCodecPy",
+        "CompactCodecPy",
+        "Codec",
+        "Message",
+        "NEED_DATA",
+        "get_codec",
+        "dumps",
+        "loads",
+        "BinaryCodecC",
+        "CompactCodecC",
+    ):
         assert hasattr(codec_mod, name), name
     assert NEED_DATA == -1
     impl = codec_mod.BinaryCodec
     assert impl is BinaryCodecPy or impl is codec_mod.BinaryCodecC
-    assert isinstance(BinaryCodecPy(), codec_mod.Codec.__mro__[0]) or True
     with pytest.raises(TypeError):
         CompactCodecPy(limits="x")  # type: ignore[arg-type]
 
@@ -80,6 +89,14 @@ def test_no_extensions_env_forces_python() -> None:
 
 
 def test_codec_satisfies_protocol(codec: Any) -> None:
-    for attr in ("name", "protocol_id", "limits", "encode_struct", "decode_struct",
-                 "encode_message", "decode_message", "scan_message"):
+    for attr in (
+        "name",
+        "protocol_id",
+        "limits",
+        "encode_struct",
+        "decode_struct",
+        "encode_message",
+        "decode_message",
+        "scan_message",
+    ):
         assert hasattr(codec, attr)

@@ -18,18 +18,26 @@ from swordfish.limits import Limits
 from swordfish.model import MessageType
 
 from .impls import factory_or_fail, impls_for
-from .specs import AllTypes, Containers, Empty, Inner, Node, T, define, sample_all_types
-from .specs import sample_containers
+from .specs import (
+    AllTypes,
+    Containers,
+    Empty,
+    Inner,
+    Node,
+    T,
+    define,
+    sample_all_types,
+    sample_containers,
+)
 
 KeyedByStruct = define("KeyedByStruct", [(1, "m", T.map(T.struct(Inner), T.I32))])
 SetOfStructs = define("SetOfStructs", [(1, "s", T.map(T.set(T.struct(Inner)), T.I32))])
 
 R, L = RemoteProtocolError, LimitExceeded
-BIG = Limits(
-    max_string_size=2**31 - 1, max_container_size=2**31 - 1, max_frame_size=2**31 - 1
-)
+BIG = Limits(max_string_size=2**31 - 1, max_container_size=2**31 - 1, max_frame_size=2**31 - 1)
 
 # (id, class, hex, limits, error, match)
+# fmt: off
 BINARY_STRUCTS: list[tuple[str, type, str, Limits | None, type, str]] = [
     ("neg-string", AllTypes, "0b 0007 ffffffff 00", None, R, "negative string length"),
     ("neg-binary", AllTypes, "0b 0008 80000000 00", None, R, "negative string length"),
@@ -82,7 +90,9 @@ BINARY_STRUCTS: list[tuple[str, type, str, Limits | None, type, str]] = [
     ("depth-bomb-100k", Empty, "0c 0001" * 100_000, None, L, "max_depth"),
     ("empty-input", Inner, "", None, R, "truncated"),
 ]
+# fmt: on
 
+# fmt: off
 COMPACT_STRUCTS: list[tuple[str, type, str, Limits | None, type, str]] = [
     ("neg-string", AllTypes, "78 ffffffff0f 00", None, R, "negative string length"),
     ("neg-skipped-string", Empty, "78 80808080 08 00", None, R, "negative string length"),
@@ -122,6 +132,7 @@ COMPACT_STRUCTS: list[tuple[str, type, str, Limits | None, type, str]] = [
     ("depth-bomb-100k", Empty, "1c" * 100_000, None, L, "max_depth"),
     ("empty-input", Inner, "", None, R, "truncated"),
 ]
+# fmt: on
 
 
 def _rows(proto: str, table: list[tuple[str, type, str, Limits | None, type, str]]) -> list[Any]:
@@ -156,6 +167,7 @@ def test_malformed_struct(
 
 
 # (id, hex, limits, error, match)
+# fmt: off
 BINARY_ENVELOPES: list[tuple[str, str, Limits | None, type, str]] = [
     ("bad-version", "80020001 00000001 6d 00000001 00", None, R, "bad version"),
     ("bad-version-ffff", "ffff0001 00000001 6d 00000001 00", None, R, "bad version"),
@@ -170,6 +182,8 @@ BINARY_ENVELOPES: list[tuple[str, str, Limits | None, type, str]] = [
     ("trailing", "80010001 00000001 6d 00000001 00 00", None, R, "trailing"),
     ("empty", "", None, R, "truncated"),
 ]
+# fmt: on
+# fmt: off
 COMPACT_ENVELOPES: list[tuple[str, str, Limits | None, type, str]] = [
     ("bad-protocol-id", "81 21 01 01 6d 00", None, R, "bad protocol id"),
     ("binary-bytes", "80010001 00000001 6d 00000001 00", None, R, "bad protocol id"),
@@ -183,6 +197,7 @@ COMPACT_ENVELOPES: list[tuple[str, str, Limits | None, type, str]] = [
     ("trailing", "82 21 01 01 6d 00 00", None, R, "trailing"),
     ("empty", "", None, R, "truncated"),
 ]
+# fmt: on
 
 
 def _env_rows(proto: str, table: list[tuple[str, str, Limits | None, type, str]]) -> list[Any]:

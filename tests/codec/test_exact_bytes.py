@@ -23,6 +23,7 @@ U = uuid.UUID("01020304-0506-0708-090a-0b0c0d0e0f10")
 UHEX = "0102030405060708090a0b0c0d0e0f10"
 
 # (id, value factory, binary hex, compact hex)
+# fmt: off
 STRUCT_TABLE: list[tuple[str, Callable[[], Any], str, str]] = [
     ("empty", lambda: Empty(), "00", "00"),
     ("bool-true", lambda: AllTypes(a_bool=True), "02 0001 01 00", "11 00"),
@@ -167,6 +168,7 @@ STRUCT_TABLE: list[tuple[str, Callable[[], Any], str, str]] = [
         "18 02 6e6f 15 02 00",
     ),
 ]
+# fmt: on
 
 
 def _hex(text: str) -> bytes:
@@ -194,6 +196,7 @@ def test_struct_bytes(impl_param: Any, make: Callable[[], Any], expected: bytes)
 
 
 # (id, name, type, seqid, strict binary, old-style binary, compact)
+# fmt: off
 ENVELOPES = [
     (
         "call",
@@ -241,6 +244,7 @@ ENVELOPES = [
         "82 21 ffffffff07 02 c3a9 00",
     ),
 ]
+# fmt: on
 
 
 def _envelope_rows() -> list[Any]:

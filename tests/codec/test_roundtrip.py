@@ -230,3 +230,36 @@ def test_struct_kinds_roundtrip_all(codec: Any) -> None:
     for kind in StructKind:
         cls = define(f"K{kind.name}", [(1, "x", T.I32)], kind)
         roundtrip(codec, cls(x=3))
+
+
+def test_concurrent_first_use_sees_only_complete_plans(impl: tuple[str, Any]) -> None:
+    # Plans are compiled lazily; a thread must never pick up another thread's half-built
+    # plan (it would silently skip fields). Fresh classes each round, many threads at once.
+    import threading
+
+    factory = impl[1]
+    errors: list[BaseException] = []
+    for round_no in range(20):
+        leaf = define(f"Leaf{round_no}", [(1, "x", T.I32), (2, "y", T.list(T.STRING))])
+        tree = define(f"Tree{round_no}", [(i, f"f{i}", T.struct(leaf)) for i in range(1, 30)])
+        value = tree(**{f"f{i}": leaf(i, [str(i)]) for i in range(1, 30)})
+        data = impl[1]().encode_struct(value)
+        barrier = threading.Barrier(8)
+
+        def work(
+            cls: Any = tree, data: bytes = data, value: Any = value, barrier: Any = barrier
+        ) -> None:
+            try:
+                codec = factory()
+                barrier.wait()
+                assert codec.decode_struct(cls, data) == value
+                assert codec.encode_struct(value) == data
+            except BaseException as exc:  # reported by the main thread below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert not errors, errors[0]

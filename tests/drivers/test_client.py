@@ -200,3 +200,43 @@ def test_port_in_use_is_a_transport_error(store: ModuleType) -> None:
             swordfish.make_server(store.Store, object(), port=server.port)
     finally:
         server.stop()
+
+
+def test_a_service_can_be_the_handler(store: ModuleType) -> None:
+    from swordfish.rpc import Request, Service
+
+    def terminal(request: Request) -> Any:
+        assert request.method.result is not None
+        result: Any = request.method.result()
+        args: Any = request.args
+        result.success = 100 + args.a
+        return result
+
+    server = swordfish.make_server(store.Store, Service.from_function(terminal), port=0).start()
+    try:
+        with swordfish.make_client(store.Store, port=server.port) as c:
+            assert c.add(1, 2) == 101
+    finally:
+        server.stop()
+
+
+def test_proxy_server_forwards_to_a_client_connection(store: ModuleType) -> None:
+    """A client's terminal service is a server's terminal too: a proxy is two lines."""
+    from .conftest import StoreHandler
+
+    backend = swordfish.make_server(store.Store, StoreHandler(store), port=0).start()
+    upstream = swordfish.make_client(store.Store, port=backend.port, transport="buffered")
+    proxy = swordfish.make_server(
+        store.Store, upstream.connection, port=0, transport="framed", model="simple"
+    ).start()
+    try:
+        with swordfish.make_client(store.Store, port=proxy.port, transport="framed") as c:
+            assert c.add(2, 3) == 5
+            with pytest.raises(store.NotFound):
+                c.get("missing")
+            with pytest.raises(swordfish.TApplicationException, match="ValueError: kaboom"):
+                c.boom("value")
+    finally:
+        proxy.stop()
+        upstream.close()
+        backend.stop()

@@ -107,3 +107,14 @@ def test_stop_is_idempotent_and_start_twice_fails(make: Any) -> None:
         server.start()
     server.stop()
     server.stop()
+
+
+def test_stop_before_start_and_context_manager(store: ModuleType) -> None:
+    server = swordfish.make_server(store.Store, StoreHandler(store), port=0)
+    server.stop()
+    server.start()  # returns at once: the server was stopped before it served
+    server.serve_forever()  # likewise
+    with swordfish.make_server(store.Store, StoreHandler(store), port=0) as running:
+        with swordfish.make_client(store.Store, port=running.port) as c:
+            assert c.add(1, 2) == 3
+    assert running.connections == 0

@@ -174,15 +174,21 @@ def test_peer_vanishing_mid_message(served: Env) -> None:
     assert c.add(1, 2) == 3
 
 
-def test_pipelined_calls_on_a_raw_socket_are_answered_in_order(served: Env) -> None:
+def test_pipelined_calls_are_answered_in_order_and_oneways_not_at_all(served: Env) -> None:
     spec = served.mod.Store.__thrift_service__
     codec = get_codec(served.protocol)
     conn = ClientConnection(spec, codec, make_framer(served.transport, codec))
-    data = b"".join(conn.send_call("add", spec.methods["add"].args(a=i, b=i))[1] for i in range(5))
+    data = b""
+    for i in range(5):
+        data += conn.send_call("add", spec.methods["add"].args(a=i, b=i))[1]
+        # A oneway call in between: it must produce no bytes at all (the engine tracks no
+        # oneway seqids, so any reply to it would fail the read loop with SeqIdMismatch).
+        data += conn.send_call("fire", spec.methods["fire"].args(tag=str(i)))[1]
+    data += conn.send_call("fired", spec.methods["fired"].args())[1]
     raw = raw_connect(served.server.port)
     raw.sendall(data)
     results: list[Any] = []
-    while len(results) < 5:
+    while len(results) < 6:
         conn.receive_data(raw.recv(65536))
         while True:
             event = conn.next_event()
@@ -191,7 +197,8 @@ def test_pipelined_calls_on_a_raw_socket_are_answered_in_order(served: Env) -> N
             result: Any = event.result
             results.append(result.success)
     raw.close()
-    assert results == [0, 2, 4, 6, 8]
+    assert results == [0, 2, 4, 6, 8, 5]  # every oneway ran before `fired`, none replied
+    assert served.handler.fired_tags == ["0", "1", "2", "3", "4"]
 
 
 def test_graceful_stop_drains_in_flight_call(served: Env) -> None:

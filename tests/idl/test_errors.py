@@ -266,12 +266,81 @@ CASES = [
         "duplicate field id 1 in S.f",
         id="duplicate-param-id",
     ),
+    pytest.param(
+        "struct S {}\nconst i32 X = S\n",
+        2,
+        15,
+        "'S' is not a constant or enum value",
+        id="struct-used-as-value",
+    ),
+    pytest.param(
+        "enum A { X }\nenum B { Y }\nconst B b = A.X\n",
+        3,
+        13,
+        "type mismatch: expected B, found a value of enum A",
+        id="wrong-enum",
+    ),
+    pytest.param(
+        "enum E { X = 1 }\nconst i32 TWO = 2\nconst E e = TWO\n",
+        3,
+        13,
+        "2 is not a value of enum E",
+        id="int-constant-not-in-enum",
+    ),
+    pytest.param(
+        'union U { 1: i32 a, 2: i32 b }\nconst U u = {"a": 1, "b": 2}\n',
+        2,
+        13,
+        "union U can set only one field",
+        id="union-literal-two-fields",
+    ),
+    pytest.param(
+        "struct P { 1: i32 x }\nconst P p = {1: 2}\n",
+        2,
+        14,
+        "a struct constant's keys must be quoted field names",
+        id="struct-literal-key",
+    ),
+    pytest.param(
+        'struct P { 1: i32 x }\nconst P p = {"x": 1, "x": 2}\n',
+        2,
+        22,
+        "field 'x' is given twice",
+        id="struct-literal-field-twice",
+    ),
+    pytest.param(
+        'struct P { 1: i32 x }\nconst map<P,i32> M = {{"x": 1}: 2}\n',
+        2,
+        23,
+        "a constant cannot have P keys (not hashable)",
+        id="struct-map-key",
+    ),
+    pytest.param(
+        "const set<i32> S = [1, 2, 1]", 1, 27, "duplicate value 1 in set constant", id="set-dup"
+    ),
+    pytest.param(
+        "const list<i32> L = 5",
+        1,
+        21,
+        "type mismatch: expected list<i32>, found an integer",
+        id="int-to-list",
+    ),
+    pytest.param(
+        "const map<i32,i32> M = [1]",
+        1,
+        24,
+        "type mismatch: expected map<i32,i32>, found a list",
+        id="list-to-map",
+    ),
     # syntax and lexing
     pytest.param(
         "struct A { 1: i32 }", 1, 19, "expected a field name, found '}'", id="missing-name"
     ),
     pytest.param(
         "struct A {\n  1: i32 x\n", 3, 1, "expected a field or '}', found end of file", id="eof"
+    ),
+    pytest.param(
+        "struct a.b {}", 1, 8, "a struct name cannot contain '.': 'a.b'", id="dotted-name"
     ),
     pytest.param("struct list {}", 1, 8, "'list' is a reserved word and cannot be a name", id="kw"),
     pytest.param(

@@ -153,6 +153,8 @@ def test_cache_returns_same_module(write: Write, tmp_path: Path) -> None:
     other = load(path, module_name="calc2_thrift")
     assert other is not first and other.Work is not first.Work
     assert load(path, include_dirs=[tmp_path]) is not first  # include dirs are part of the key
+    del sys.modules["calc_thrift"]
+    assert load(path) is first and sys.modules["calc_thrift"] is first  # registered again
     clear_cache()
     assert load(path) is not first
 
@@ -210,3 +212,18 @@ def test_import_hook(write: Write, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     finally:
         uninstall_import_hook()
     assert not any(type(f).__name__ == "ThriftImporter" for f in sys.meta_path)
+
+
+def test_same_file_included_twice_and_absolute_include(write: Write) -> None:
+    shared = write("shared.thrift", SHARED)
+    main = load(write("main.thrift", f'include "shared.thrift"\ninclude "{shared}"\n'))
+    assert main.__thrift_meta__["includes"] == [main.shared]
+
+
+def test_two_includes_with_one_stem(write: Write) -> None:
+    write("x/common.thrift", "struct A {}\n")
+    write("y/common.thrift", "struct B {}\n")
+    with pytest.raises(IDLError) as info:
+        load(write("main.thrift", 'include "x/common.thrift"\ninclude "y/common.thrift"\n'))
+    assert (info.value.line, info.value.column) == (2, 9)
+    assert "another included file is already named 'common'" in str(info.value)

@@ -248,3 +248,13 @@ def test_python_keyword_field_names(load_text: LoadText) -> None:
     m = load_text("struct K { 1: i32 from, 2: string class }")
     k = m.K(1, "c")
     assert getattr(k, "from") == 1 and getattr(k, "class") == "c"
+
+
+def test_legacy_forms_are_read(load_text: LoadText) -> None:
+    m = load_text(
+        'typedef list<i32> cpp_type "std::vector<int>" Ints (py.note = "x")\n'
+        "struct X xsd_all { 1: Ints ints, 2: map<X, i32> by_x = {} }\n"
+    )
+    ints = m.X.__thrift_spec__.by_id[1].type
+    assert ints.ttype == TType.LIST and ints.name == "Ints"
+    assert m.X().by_x == {}  # an empty map with struct keys is a fine default

@@ -5,7 +5,6 @@ from __future__ import annotations
 import types
 import uuid
 from enum import IntEnum
-from pathlib import Path
 
 import pytest
 
@@ -19,7 +18,7 @@ from swordfish.model import (
 )
 
 # Apache Thrift's cross-language test IDL, kept verbatim (license header included).
-THRIFT_TEST = Path(__file__).parent / "ThriftTest.thrift"
+from tests.paths import THRIFT_TEST
 
 
 @pytest.fixture

@@ -19,10 +19,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from tests.paths import REPO, THRIFT_TEST
+
 INTEROP_DIR = Path(__file__).resolve().parent
-REPO_ROOT = INTEROP_DIR.parent.parent
+REPO_ROOT = REPO
 PEERS_DIR = INTEROP_DIR / "peers"
-THRIFT_TEST_IDL = INTEROP_DIR / "idl" / "ThriftTest.thrift"
+THRIFT_TEST_IDL = THRIFT_TEST  # the full file, uuid included (shared/idl/, beside the repo)
 
 PROTOCOLS = ("binary", "compact")
 TRANSPORTS = ("buffered", "framed")
