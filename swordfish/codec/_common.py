@@ -8,6 +8,7 @@ means plans die with the class when a test reloads an IDL.
 
 from __future__ import annotations
 
+import copy
 import keyword
 import struct
 import uuid
@@ -408,9 +409,24 @@ def dispatch_tree(
     )
 
 
-def assign_lines(names: tuple[str, ...], indent: str) -> list[str]:
-    """Statements creating ``obj`` and storing local ``v<i>`` into each field slot."""
-    lines = [f"{indent}obj = new(cls)"]
+def assign_lines(cls: type[Struct], namespace: dict[str, Any], indent: str) -> list[str]:
+    """Statements creating ``obj`` and storing local ``v<i>`` into each field slot.
+
+    A field absent from the input gets its IDL default (a fresh copy when mutable), as Apache
+    and thriftpy2 readers do, so a default declared in the IDL survives a peer that omits it.
+    """
+    names = cls._sf_names
+    lines = []
+    for i, (_name, default, mutable) in enumerate(cls._sf_init):
+        if default is None:
+            continue
+        namespace[f"dflt{i}"] = default
+        if mutable:
+            namespace["deepcopy"] = copy.deepcopy
+            lines.append(f"{indent}if v{i} is None: v{i} = deepcopy(dflt{i})")
+        else:
+            lines.append(f"{indent}if v{i} is None: v{i} = dflt{i}")
+    lines.append(f"{indent}obj = new(cls)")
     for i, name in enumerate(names):
         if name.isidentifier() and not keyword.iskeyword(name) and not name.startswith("__"):
             lines.append(f"{indent}obj.{name} = v{i}")

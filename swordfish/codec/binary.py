@@ -423,7 +423,7 @@ class _Readers:
             "        raise RemoteProtocolError(",
             "            'invalid UTF-8 in ' + cname + '.' + names[fi]) from None",
         ]
-        lines += assign_lines(names, "    ")
+        lines += assign_lines(cls, ns, "    ")
         lines.append("    return obj, pos + 1")
         return build_function("\n".join(lines) + "\n", ns, "read")  # type: ignore[no-any-return]
 

@@ -106,3 +106,21 @@ def struct_values(cls: type, depth: int = 0) -> st.SearchStrategy[Any]:
             # Deep in recursive types leave optional fields unset so generation terminates.
             fields[f.name] = st.none()
     return st.fixed_dictionaries(fields).map(lambda kw: cls(**kw))
+
+
+def as_decoded(value: Any) -> Any:
+    """What decoding ``value``'s encoding yields: unset fields with IDL defaults get them."""
+    from swordfish.model import Struct, new_blank
+
+    if isinstance(value, Struct):
+        cls = type(value)
+        out = new_blank(cls)
+        for name, default, _mutable in cls._sf_init:
+            v = getattr(value, name)
+            object.__setattr__(out, name, default if v is None else as_decoded(v))
+        return out
+    if isinstance(value, list):
+        return [as_decoded(v) for v in value]
+    if isinstance(value, dict):
+        return {k: as_decoded(v) for k, v in value.items()}
+    return value

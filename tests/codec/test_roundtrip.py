@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from swordfish.errors import LocalProtocolError
 from swordfish.model import MessageType, StructKind, TApplicationException
 
 from .specs import (
@@ -90,13 +91,13 @@ def test_unknown_enum_values_decode(codec: Any) -> None:
     assert roundtrip(codec, AllTypes(a_enum=12345)).a_enum == 12345
 
 
-def test_unset_fields_decode_as_none_without_defaults(codec: Any) -> None:
+def test_absent_fields_decode_to_their_defaults(codec: Any) -> None:
     cls = define("WithDefault", [(1, "a", T.I32, 0, 7), (2, "b", T.STRING)])
     assert cls().a == 7
     data = codec.encode_struct(cls(a=None, b="x"))
     decoded = codec.decode_struct(cls, data)
-    # Decoders build with new_blank: absent fields are None, not the IDL default.
-    assert decoded.a is None and decoded.b == "x"
+    # Like Apache and thriftpy2 readers: a field the peer left out keeps its IDL default.
+    assert decoded.a == 7 and decoded.b == "x"
 
 
 def test_required_fields_are_not_enforced_on_decode(codec: Any) -> None:
@@ -263,3 +264,25 @@ def test_concurrent_first_use_sees_only_complete_plans(impl: tuple[str, Any]) ->
         for t in threads:
             t.join()
     assert not errors, errors[0]
+
+
+def test_field_names_that_are_python_keywords(codec: Any) -> None:
+    # Generated readers/writers must not paste such names into source as attributes.
+    cls = define(
+        "Keywords",
+        [
+            (1, "from", T.I32),
+            (2, "class", T.STRING),
+            (3, "None", T.BOOL),
+            (4, "ñame", T.I64),
+        ],
+    )
+    value = cls(**{"from": 1, "class": "c", "None": True, "ñame": 5})
+    assert roundtrip(codec, value) == value
+    with pytest.raises(LocalProtocolError, match=r"Keywords\.from"):
+        codec.encode_struct(cls(**{"from": "x"}))
+
+
+def test_required_field_error_from_generated_writer(codec: Any) -> None:
+    with pytest.raises(LocalProtocolError, match=r"required field Strict\.must is unset"):
+        codec.encode_struct(Strict())
