@@ -12,12 +12,12 @@ import copy
 import keyword
 import struct
 import uuid
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any, Self, TypeVar
 
 from ..errors import LimitExceeded, LocalProtocolError, RemoteProtocolError
 from ..limits import Limits
-from ..model.spec import StructKind, TypeSpec
+from ..model.spec import StructKind, StructSpec, TypeSpec
 from ..model.struct import Struct
 from ..model.ttype import MessageType, TType
 from .base import NEED_DATA, BodyTypeResolver, Message
@@ -31,7 +31,16 @@ __all__ = [
     "assign_lines",
     "build_function",
     "dispatch_tree",
+    "compiled_plan",
+    "count_checker",
     "forwarding_reader",
+    "forwarding_writer",
+    "PlanReaders",
+    "PlanWriters",
+    "read_uuid",
+    "struct_value_writer",
+    "unhashable_reader",
+    "write_uuid",
     "HASHABLE_TTYPES",
     "MAX_I32",
     "VALID_MESSAGE_TYPES",
@@ -55,6 +64,8 @@ __all__ = [
 ]
 
 S = TypeVar("S", bound=Struct)
+#: A compiled plan: a ``Writer`` or a ``Reader``.
+P = TypeVar("P", bound=Callable[..., Any])
 
 MAX_I32 = 0x7FFFFFFF
 
@@ -103,6 +114,43 @@ def class_plans(cls: type) -> dict[Any, Any]:
         plans = {}
         type.__setattr__(cls, "_sf_pyplans", plans)
     return plans
+
+
+def compiled_plan(
+    cls: type[Struct],
+    key: Hashable,
+    pending: dict[type, P] | None,
+    build: Callable[[type[Struct], dict[type, P]], P],
+    forwarder: Callable[[], tuple[P, list[P]]],
+) -> P:
+    """The plan ``key`` of ``cls``: cached on the class, else compiled by ``build``.
+
+    ``pending`` is None at the top level: a private table is made, ``build`` fills it (nested
+    struct types recurse through here with it), and its plans are published on their classes
+    only when all are complete, so another thread never picks up a half-built plan. Inside a
+    compilation, a class met again (a recursive type) gets the stand-in from ``forwarder``,
+    which forwards to the real plan once it exists. ``build(cls, pending)`` supplies only the
+    protocol-specific compilation.
+    """
+    plan: P | None = class_plans(cls).get(key)
+    if plan is not None:
+        return plan
+    if pending is None:
+        pending = {}
+        compiled_plan(cls, key, pending, build, forwarder)
+        for c, fn in pending.items():
+            class_plans(c).setdefault(key, fn)
+        return class_plans(cls)[key]  # type: ignore[no-any-return]
+    plan = pending.get(cls)
+    if plan is not None:
+        return plan
+    # Register a stand-in first: a recursive field reaches this class again.
+    forward, target = forwarder()
+    pending[cls] = forward
+    plan = build(cls, pending)
+    target.append(plan)
+    pending[cls] = plan
+    return plan
 
 
 def describe_value(value: object) -> str:
@@ -175,6 +223,28 @@ def as_uuid_bytes(value: Any) -> bytes:
         except ValueError:
             raise BadValue(f"not a UUID string: {describe_value(value)}") from None
     raise BadValue(f"expected uuid.UUID, got {describe_value(value)}")
+
+
+def write_uuid(out: bytearray, v: Any) -> None:
+    """uuid is 16 raw bytes in both protocols."""
+    out += v.bytes if type(v) is uuid.UUID else as_uuid_bytes(v)
+
+
+def read_uuid(buf: Any, pos: int, depth: int) -> tuple[Any, int]:
+    """A ``uuid.UUID`` from 16 raw bytes (both protocols)."""
+    end = pos + 16
+    if end > len(buf):
+        raise Truncated("truncated uuid", end)
+    return uuid.UUID(bytes=bytes(buf[pos:end])), end
+
+
+def unhashable_reader(ts: TypeSpec) -> Reader:
+    """A reader refusing a struct/map where a hashable value (map key, set member) is needed."""
+
+    def read(buf: Any, pos: int, depth: int) -> tuple[Any, int]:
+        raise RemoteProtocolError(f"{ts.describe()} cannot be decoded as a map key or set member")
+
+    return read
 
 
 def normalize_input(data: Any) -> Any:
@@ -555,3 +625,247 @@ def generate_struct_writer(
     ]
     lines += [f"    {e}" for e in epilogue]
     return build_function("\n".join(lines) + "\n", ns, "write")  # type: ignore[no-any-return]
+
+
+def forwarding_writer() -> tuple[Writer, list[Writer]]:
+    """A stand-in writer for a struct still being compiled (see ``forwarding_reader``)."""
+    target: list[Writer] = []
+
+    def forward(out: bytearray, obj: Any) -> None:
+        target[0](out, obj)
+
+    return forward, target
+
+
+def struct_value_writer(cls: type[Struct], sw: Writer) -> Writer:
+    """A struct-typed value: check it is a ``cls`` instance, then write it with ``sw``."""
+
+    def write(out: bytearray, v: Any) -> None:
+        if not isinstance(v, cls):
+            raise BadValue(f"expected {cls.__name__}, got {describe_value(v)}")
+        sw(out, v)
+
+    return write
+
+
+# --------------------------------------------------------------------------------------------
+# Plan compilers (compile time only: the closures and generated functions they return are the
+# hot path, and nothing here sits between them at encode/decode time)
+# --------------------------------------------------------------------------------------------
+
+
+class PlanWriters:
+    """Builds a protocol's writers: value writers by type, struct writers cached per class.
+
+    A subclass supplies the wire specifics: ``key`` (the plan cache key), ``scalar_writers``
+    (by TType), ``string_writers`` ((text, binary)), ``list_writer``, ``map_writer`` and
+    ``build_struct_writer``. ``pending`` is the private table of a compilation in progress
+    (see ``compiled_plan``).
+    """
+
+    key: str
+    scalar_writers: dict[int, Writer]
+    string_writers: tuple[Writer, Writer]
+
+    def struct_writer(self, cls: type[Struct], pending: dict[type, Writer] | None = None) -> Writer:
+        """Writer for the fields + STOP of ``cls``, cached on the class."""
+        return compiled_plan(cls, self.key, pending, self.build_struct_writer, forwarding_writer)
+
+    def writer(self, ts: TypeSpec, pending: dict[type, Writer]) -> Writer:
+        """The writer for a value of type ``ts`` (no field header)."""
+        t = int(ts.ttype)
+        w = self.scalar_writers.get(t)
+        if w is not None:
+            return w
+        if t == TType.STRING:
+            return self.string_writers[1] if ts.binary else self.string_writers[0]
+        if t == TType.STRUCT:
+            cls = struct_class_of(ts)
+            return struct_value_writer(cls, self.struct_writer(cls, pending))
+        if t == TType.LIST or t == TType.SET:
+            assert ts.value is not None, "list/set TypeSpec without element type"
+            return self.list_writer(t, ts.value, pending)
+        if t == TType.MAP:
+            assert ts.key is not None and ts.value is not None, "map TypeSpec without key/value"
+            return self.map_writer(ts.key, ts.value, pending)
+        raise LocalProtocolError(f"cannot encode values of type {ts.describe()}")
+
+    def list_writer(self, t: int, ets: TypeSpec, pending: dict[type, Writer]) -> Writer:
+        raise NotImplementedError
+
+    def map_writer(self, kts: TypeSpec, vts: TypeSpec, pending: dict[type, Writer]) -> Writer:
+        raise NotImplementedError
+
+    def build_struct_writer(self, cls: type[Struct], pending: dict[type, Writer]) -> Writer:
+        """Compile the struct writer of ``cls`` (usually via ``generate_struct_writer``)."""
+        raise NotImplementedError
+
+
+#: ``check(what, n, pos, minsize, buf)``: validates a container count before allocating.
+CountChecker = Callable[[str, int, int, int, Any], None]
+
+
+def count_checker(maxc: int) -> CountChecker:
+    """The count check of readers and skippers: ``n`` elements against ``max_container_size``
+    and against the bytes left (each element takes at least ``minsize``), before allocating.
+    Binary counts are signed i32 on the wire; compact sizes are never negative by then (the
+    varint reader refuses them), so for compact the first test never fires.
+    """
+
+    def check(what: str, n: int, pos: int, minsize: int, buf: Any) -> None:
+        if n < 0:
+            raise RemoteProtocolError(f"negative {what} size {n}")
+        if n > maxc:
+            raise LimitExceeded(f"{what} of {n} elements exceeds max_container_size={maxc}")
+        need = pos + n * minsize
+        if need > len(buf):
+            raise Truncated(f"truncated {what}: {n} elements cannot fit in the input", need)
+
+    return check
+
+
+#: Reader sets by (subclass, Limits): one set of compiled readers per protocol and limits.
+_READER_SETS: dict[tuple[type, Limits], Any] = {}
+
+
+class PlanReaders:
+    """Compiled readers and the validating skipper of one protocol for one ``Limits`` value.
+
+    Readers are closures over the limits they enforce, so plans are cached per limits. A
+    subclass supplies the wire specifics: ``key_prefix``, ``make_skipper``, ``scalar_reader``,
+    ``string_reader``, ``list_reader``, ``map_reader`` and ``build_struct_reader``.
+    """
+
+    key_prefix: str
+
+    def __init__(self, limits: Limits, skip: Skipper | None = None) -> None:
+        self.limits = limits
+        #: Plans being compiled by this (private, per-compilation) instance, by class.
+        self.pending: dict[type, Reader] | None = None
+        self.key = (self.key_prefix, limits)
+        self.skip = self.make_skipper(limits) if skip is None else skip
+        #: The container count check the list/map readers call.
+        self.count = count_checker(limits.max_container_size)
+
+    @classmethod
+    def for_limits(cls, limits: Limits) -> Self:
+        """The shared instance for ``limits`` (made on first use)."""
+        r = _READER_SETS.get((cls, limits))
+        if r is None:
+            r = _READER_SETS[(cls, limits)] = cls(limits)
+        return r
+
+    def make_skipper(self, limits: Limits) -> Skipper:
+        raise NotImplementedError
+
+    # -- struct ---------------------------------------------------------------------------
+
+    def struct_reader(self, cls: type[Struct]) -> Reader:
+        """Reader for ``cls``, cached on the class; published only once complete."""
+        return compiled_plan(cls, self.key, self.pending, self._compile_struct, forwarding_reader)
+
+    def _compile_struct(self, cls: type[Struct], pending: dict[type, Reader]) -> Reader:
+        if pending is not self.pending:
+            # A new compilation: run it on a private instance, so the shared one never holds
+            # the state of a compilation in progress (nested readers reach it via self).
+            compiler = type(self)(self.limits, self.skip)
+            compiler.pending = pending
+            return compiler._compile_struct(cls, pending)
+        spec = getattr(cls, "__thrift_spec__", None)
+        if spec is None:
+            raise LocalProtocolError(f"{cls.__name__} has no bound spec")
+        return self.build_struct_reader(cls, spec)
+
+    def build_struct_reader(self, cls: type[Struct], spec: StructSpec) -> Reader:
+        """Compile the reader of ``cls`` (usually via ``generate_struct_reader``)."""
+        raise NotImplementedError
+
+    def generate_struct_reader(
+        self,
+        cls: type[Struct],
+        ns: dict[str, Any],
+        bodies: dict[int, list[str]],
+        default: list[str],
+        prologue: list[str],
+        field_key: list[str],
+        end: str,
+    ) -> Reader:
+        """Generate ``read(buf, pos, depth)`` for ``cls`` around the protocol's parts.
+
+        ``field_key`` is the loop body that reads one field header into ``key`` (breaking on
+        STOP), ``bodies[key]`` read the value into local ``v<i>``, ``default`` skips anything
+        else, and ``end`` is the returned offset. This adds the depth check, the UTF-8 error
+        naming ``Struct.field``, defaults and the slot assignments.
+        """
+        names = cls._sf_names
+        ns.update(
+            {
+                "new": cls.__new__,
+                "cls": cls,
+                "names": names,
+                "setter": object.__setattr__,
+                "maxd": self.limits.max_depth,
+                "skip": self.skip,
+                "LimitExceeded": LimitExceeded,
+                "RemoteProtocolError": RemoteProtocolError,
+                "cname": cls.__name__,
+            }
+        )
+        lines = [
+            "def read(buf, pos, depth):",
+            "    if depth > maxd:",
+            "        raise LimitExceeded(cname + ': nesting deeper than max_depth=' + str(maxd))",
+            "    d1 = depth + 1",
+            "    fi = 0",
+        ]
+        lines += [f"    {p}" for p in prologue]
+        if names:
+            lines.append("    " + " = ".join(f"v{i}" for i in range(len(names))) + " = None")
+        lines += ["    try:", "        while True:"]
+        lines += [f"            {k}" for k in field_key]
+        lines += dispatch_tree(sorted(bodies), bodies, default, " " * 12)
+        lines += [
+            "    except UnicodeDecodeError:",
+            "        raise RemoteProtocolError(",
+            "            'invalid UTF-8 in ' + cname + '.' + names[fi]) from None",
+        ]
+        lines += assign_lines(cls, ns, "    ")
+        lines.append(f"    return obj, {end}")
+        return build_function("\n".join(lines) + "\n", ns, "read")  # type: ignore[no-any-return]
+
+    # -- values ---------------------------------------------------------------------------
+
+    def reader(self, ts: TypeSpec, hashable: bool = False) -> Reader:
+        """Reader for a value of type ``ts``; ``hashable``: the value is (inside) a map key."""
+        t = int(ts.ttype)
+        r = self.scalar_reader(t)
+        if r is not None:
+            return r
+        if t == TType.STRING:
+            return self.string_reader(ts.binary)
+        if t == TType.STRUCT:
+            if hashable:
+                return unhashable_reader(ts)
+            return self.struct_reader(struct_class_of(ts))
+        if t == TType.LIST or t == TType.SET:
+            assert ts.value is not None, "list/set TypeSpec without element type"
+            return self.list_reader(t, ts.value, hashable)
+        if t == TType.MAP:
+            if hashable:
+                return unhashable_reader(ts)
+            assert ts.key is not None and ts.value is not None, "map TypeSpec without key/value"
+            return self.map_reader(ts.key, ts.value)
+        raise LocalProtocolError(f"cannot decode values of type {ts.describe()}")
+
+    def scalar_reader(self, t: int) -> Reader | None:
+        """The reader of a fixed-shape type ``t`` (bool, numbers, uuid), else None."""
+        raise NotImplementedError
+
+    def string_reader(self, binary: bool) -> Reader:
+        raise NotImplementedError
+
+    def list_reader(self, t: int, ets: TypeSpec, hashable: bool) -> Reader:
+        raise NotImplementedError
+
+    def map_reader(self, kts: TypeSpec, vts: TypeSpec) -> Reader:
+        raise NotImplementedError

@@ -16,18 +16,18 @@ lists of fixed-size numbers with a single ``struct.pack`` call. Errors are only 
 from __future__ import annotations
 
 import struct
-import uuid
 from typing import Any, TypeVar
 
-from ..errors import LimitExceeded, LocalProtocolError, RemoteProtocolError
+from ..errors import LimitExceeded, RemoteProtocolError
 from ..limits import DEFAULT_LIMITS, Limits
-from ..model.spec import TypeSpec
+from ..model.spec import StructSpec, TypeSpec
 from ..model.struct import Struct
 from ..model.ttype import TType
 from ._common import (
     HASHABLE_TTYPES,
     VALID_MESSAGE_TYPES,
-    BadValue,
+    PlanReaders,
+    PlanWriters,
     PyCodecBase,
     Reader,
     Skipper,
@@ -36,16 +36,11 @@ from ._common import (
     as_binary,
     as_items,
     as_sequence,
-    as_uuid_bytes,
-    assign_lines,
-    build_function,
-    class_plans,
-    describe_value,
-    dispatch_tree,
-    forwarding_reader,
+    count_checker,
     generate_struct_writer,
     read_name,
-    struct_class_of,
+    read_uuid,
+    write_uuid,
 )
 
 __all__ = ["BinaryCodecPy"]
@@ -109,22 +104,6 @@ _FIXED_STRUCT: dict[int, struct.Struct] = {
 _BOOL_BYTES: dict[Any, bytes] = {True: b"\x01", False: b"\x00"}
 _BOOL_INTS: dict[Any, int] = {True: 1, False: 0}
 
-# Exceptions a writer may raise for a bad value; the struct writer turns them into
-# LocalProtocolError naming Struct.field.
-_VALUE_ERRORS = (
-    struct.error,
-    TypeError,
-    ValueError,
-    OverflowError,
-    KeyError,
-    AttributeError,
-    BadValue,
-)
-
-_KIND_FIXED = 0
-_KIND_BOOL = 1
-_KIND_CALL = 2
-
 
 def _type_name(t: int) -> str:
     try:
@@ -136,8 +115,6 @@ def _type_name(t: int) -> str:
 # --------------------------------------------------------------------------------------------
 # Encoding (independent of Limits: limits guard what we *read*)
 # --------------------------------------------------------------------------------------------
-
-_WRITER_KEY = "binary.w"
 
 
 def _w_bool(out: bytearray, v: Any) -> None:
@@ -156,10 +133,6 @@ def _w_binary(out: bytearray, v: Any) -> None:
     out += b
 
 
-def _w_uuid(out: bytearray, v: Any) -> None:
-    out += v.bytes if type(v) is uuid.UUID else as_uuid_bytes(v)
-
-
 def _fixed_writer(st: struct.Struct) -> Writer:
     pack = st.pack
 
@@ -176,144 +149,98 @@ _SCALAR_WRITERS: dict[int, Writer] = {
     _I32T: _fixed_writer(_I32),
     _I64T: _fixed_writer(_I64),
     _DOUBLET: _fixed_writer(_DOUBLE),
-    _UUID: _w_uuid,
+    _UUID: write_uuid,
 }
 
 
-def _writer(ts: TypeSpec, pending: dict[type, Writer]) -> Writer:
-    """The writer for a value of type ``ts`` (no field header)."""
-    t = int(ts.ttype)
-    w = _SCALAR_WRITERS.get(t)
-    if w is not None:
-        return w
-    if t == _STRING:
-        return _w_binary if ts.binary else _w_string
-    if t == _STRUCT:
-        return _struct_value_writer(struct_class_of(ts), pending)
-    if t == _LIST or t == _SET:
-        assert ts.value is not None, "list/set TypeSpec without element type"
-        return _list_writer(t, ts.value, pending)
-    if t == _MAP:
-        assert ts.key is not None and ts.value is not None, "map TypeSpec without key/value"
-        return _map_writer(ts.key, ts.value, pending)
-    raise LocalProtocolError(f"cannot encode values of type {ts.describe()}")
+class _Writers(PlanWriters):
+    """The binary protocol's value and struct writers (one shared instance)."""
 
+    key = "binary.w"
+    scalar_writers = _SCALAR_WRITERS
+    string_writers = (_w_string, _w_binary)
 
-def _list_writer(t: int, ets: TypeSpec, pending: dict[type, Writer]) -> Writer:
-    et = int(ets.ttype)
-    fmt = _FMT.get(et)
-    if fmt is not None:
-        code = fmt
+    def list_writer(self, t: int, ets: TypeSpec, pending: dict[type, Writer]) -> Writer:
+        et = int(ets.ttype)
+        fmt = _FMT.get(et)
+        if fmt is not None:
+            code = fmt
 
-        def write_fixed(out: bytearray, v: Any) -> None:
-            v = as_sequence(v)
-            n = len(v)
-            out += _pack_list_hdr(et, n)
-            out += struct.pack(f">{n}{code}", *v)
+            def write_fixed(out: bytearray, v: Any) -> None:
+                v = as_sequence(v)
+                n = len(v)
+                out += _pack_list_hdr(et, n)
+                out += struct.pack(f">{n}{code}", *v)
 
-        return write_fixed
-    if et == _BOOL:
+            return write_fixed
+        if et == _BOOL:
 
-        def write_bools(out: bytearray, v: Any) -> None:
+            def write_bools(out: bytearray, v: Any) -> None:
+                v = as_sequence(v)
+                out += _pack_list_hdr(et, len(v))
+                out += bytes(map(_BOOL_INTS.__getitem__, v))
+
+            return write_bools
+        ew = self.writer(ets, pending)
+
+        def write(out: bytearray, v: Any) -> None:
             v = as_sequence(v)
             out += _pack_list_hdr(et, len(v))
-            out += bytes(map(_BOOL_INTS.__getitem__, v))
+            for x in v:
+                ew(out, x)
 
-        return write_bools
-    ew = _writer(ets, pending)
+        return write
 
-    def write(out: bytearray, v: Any) -> None:
-        v = as_sequence(v)
-        out += _pack_list_hdr(et, len(v))
-        for x in v:
-            ew(out, x)
+    def map_writer(self, kts: TypeSpec, vts: TypeSpec, pending: dict[type, Writer]) -> Writer:
+        kt = int(kts.ttype)
+        vt = int(vts.ttype)
+        kw = self.writer(kts, pending)
+        vw = self.writer(vts, pending)
 
-    return write
+        def write(out: bytearray, v: Any) -> None:
+            items = as_items(v)
+            out += _pack_map_hdr(kt, vt, len(items))
+            for k, x in items:
+                kw(out, k)
+                vw(out, x)
+
+        return write
+
+    def build_struct_writer(self, cls: type[Struct], pending: dict[type, Writer]) -> Writer:
+        ns: dict[str, Any] = {
+            "pack_i32": _pack_i32,
+            "as_binary": as_binary,
+            "boolbytes": _BOOL_BYTES,
+        }
+        bodies: list[list[str]] = []
+        for i, f in enumerate(cls.__thrift_spec__.fields):
+            t = int(f.type.ttype)
+            ns[f"h{i}"] = bytes((t,)) + _I16.pack(f.id)
+            body = [f"out += h{i}"]
+            fixed = _FIXED_STRUCT.get(t)
+            if fixed is not None:
+                ns[f"p{i}"] = fixed.pack
+                body.append(f"out += p{i}(v)")
+            elif t == _BOOL:
+                body.append("out += boolbytes[v]")
+            elif t == _STRING:
+                text = "False" if f.type.binary else "True"
+                body += [
+                    "if type(v) is not bytes:",
+                    f"    v = v.encode('utf-8') if type(v) is str else as_binary(v, text={text})",
+                    "out += pack_i32(len(v))",
+                    "out += v",
+                ]
+                if f.type.binary:
+                    body[2] = f"    v = as_binary(v, text={text})"
+            else:
+                ns[f"w{i}"] = self.writer(f.type, pending)
+                body.append(f"w{i}(out, v)")
+            bodies.append(body)
+        return generate_struct_writer(cls, bodies, ns, [], ["out.append(0)"])
 
 
-def _map_writer(kts: TypeSpec, vts: TypeSpec, pending: dict[type, Writer]) -> Writer:
-    kt = int(kts.ttype)
-    vt = int(vts.ttype)
-    kw = _writer(kts, pending)
-    vw = _writer(vts, pending)
-
-    def write(out: bytearray, v: Any) -> None:
-        items = as_items(v)
-        out += _pack_map_hdr(kt, vt, len(items))
-        for k, x in items:
-            kw(out, k)
-            vw(out, x)
-
-    return write
-
-
-def _struct_value_writer(cls: type[Struct], pending: dict[type, Writer]) -> Writer:
-    sw = _struct_writer(cls, pending)
-
-    def write(out: bytearray, v: Any) -> None:
-        if not isinstance(v, cls):
-            raise BadValue(f"expected {cls.__name__}, got {describe_value(v)}")
-        sw(out, v)
-
-    return write
-
-
-def _struct_writer(cls: type[Struct], pending: dict[type, Writer] | None = None) -> Writer:
-    """Writer for the fields + STOP of ``cls``, cached on the class.
-
-    Recursive types are compiled with a private ``pending`` table and published only when
-    complete, so another thread can never pick up a half-built plan.
-    """
-    w: Writer | None = class_plans(cls).get(_WRITER_KEY)
-    if w is not None:
-        return w
-    if pending is None:
-        pending = {}
-        _struct_writer(cls, pending)
-        for c, fn in pending.items():
-            class_plans(c).setdefault(_WRITER_KEY, fn)
-        return class_plans(cls)[_WRITER_KEY]  # type: ignore[no-any-return]
-    w = pending.get(cls)
-    if w is not None:
-        return w
-    spec = cls.__thrift_spec__
-    # Register a stand-in first: a recursive field reaches this class again.
-    target: list[Writer] = []
-
-    def forward(out: bytearray, obj: Any) -> None:
-        target[0](out, obj)
-
-    pending[cls] = forward
-    ns: dict[str, Any] = {"pack_i32": _pack_i32, "as_binary": as_binary, "boolbytes": _BOOL_BYTES}
-    bodies: list[list[str]] = []
-    for i, f in enumerate(spec.fields):
-        t = int(f.type.ttype)
-        ns[f"h{i}"] = bytes((t,)) + _I16.pack(f.id)
-        body = [f"out += h{i}"]
-        fixed = _FIXED_STRUCT.get(t)
-        if fixed is not None:
-            ns[f"p{i}"] = fixed.pack
-            body.append(f"out += p{i}(v)")
-        elif t == _BOOL:
-            body.append("out += boolbytes[v]")
-        elif t == _STRING:
-            text = "False" if f.type.binary else "True"
-            body += [
-                "if type(v) is not bytes:",
-                f"    v = v.encode('utf-8') if type(v) is str else as_binary(v, text={text})",
-                "out += pack_i32(len(v))",
-                "out += v",
-            ]
-            if f.type.binary:
-                body[2] = f"    v = as_binary(v, text={text})"
-        else:
-            ns[f"w{i}"] = _writer(f.type, pending)
-            body.append(f"w{i}(out, v)")
-        bodies.append(body)
-    write = generate_struct_writer(cls, bodies, ns, [], ["out.append(0)"])
-    target.append(write)
-    pending[cls] = write
-    return write
+_WRITERS = _Writers()
 
 
 # --------------------------------------------------------------------------------------------
@@ -321,117 +248,49 @@ def _struct_writer(cls: type[Struct], pending: dict[type, Writer] | None = None)
 # --------------------------------------------------------------------------------------------
 
 
-class _Readers:
+def _r_bool(buf: Any, pos: int, depth: int) -> tuple[Any, int]:
+    return buf[pos] != 0, pos + 1
+
+
+class _Readers(PlanReaders):
     """Compiled readers and the validating skipper for one ``Limits`` value."""
 
-    def __init__(self, limits: Limits, skip: Skipper | None = None) -> None:
-        self.limits = limits
-        #: Plans being compiled by this (private, per-compilation) instance, by class.
-        self.pending: dict[type, Reader] | None = None
-        self.key = ("binary.r", limits)
-        self.skip = _make_skipper(limits) if skip is None else skip
+    key_prefix = "binary.r"
 
-    # -- struct ---------------------------------------------------------------------------
+    def make_skipper(self, limits: Limits) -> Skipper:
+        return _make_skipper(limits)
 
-    def struct_reader(self, cls: type[Struct]) -> Reader:
-        """Reader for ``cls``, cached on the class; published only once complete (see writers)."""
-        r: Reader | None = class_plans(cls).get(self.key)
-        if r is not None:
-            return r
-        if self.pending is None:
-            compiler = type(self)(self.limits, self.skip)
-            compiler.pending = {}
-            compiler.struct_reader(cls)
-            for c, fn in compiler.pending.items():
-                class_plans(c).setdefault(self.key, fn)
-            return class_plans(cls)[self.key]  # type: ignore[no-any-return]
-        r = self.pending.get(cls)
-        if r is not None:
-            return r
-        spec = getattr(cls, "__thrift_spec__", None)
-        if spec is None:
-            raise LocalProtocolError(f"{cls.__name__} has no bound spec")
-        # Register a stand-in first: a recursive field reaches this class again.
-        forward, target = forwarding_reader()
-        self.pending[cls] = forward
-        fields: list[tuple[int, str, int, Any, int]] = []
+    def build_struct_reader(self, cls: type[Struct], spec: StructSpec) -> Reader:
+        index = {n: i for i, n in enumerate(cls._sf_names)}
+        ns: dict[str, Any] = {}
+        bodies: dict[int, list[str]] = {}
         for f in spec.fields:
             t = int(f.type.ttype)
             key = t << 16 | (f.id & 0xFFFF)
+            i = index[f.name]
             fixed = _FIXED_STRUCT.get(t)
             if fixed is not None:
-                fields.append((key, f.name, _KIND_FIXED, fixed.unpack_from, fixed.size))
+                ns[f"u{i}"] = fixed.unpack_from
+                bodies[key] = [f"v{i} = u{i}(buf, pos)[0]", f"pos += {fixed.size}"]
             elif t == _BOOL:
-                fields.append((key, f.name, _KIND_BOOL, None, 1))
-            else:
-                fields.append((key, f.name, _KIND_CALL, self.reader(f.type), 0))
-        r = self._generate_struct_reader(cls, fields)
-        target.append(r)
-        self.pending[cls] = r
-        return r
-
-    def _generate_struct_reader(
-        self, cls: type[Struct], fields: list[tuple[int, str, int, Any, int]]
-    ) -> Reader:
-        names = cls._sf_names
-        index = {n: i for i, n in enumerate(names)}
-        ns: dict[str, Any] = {
-            "new": cls.__new__,
-            "cls": cls,
-            "names": names,
-            "setter": object.__setattr__,
-            "maxd": self.limits.max_depth,
-            "skip": self.skip,
-            "LimitExceeded": LimitExceeded,
-            "RemoteProtocolError": RemoteProtocolError,
-            "cname": cls.__name__,
-        }
-        bodies: dict[int, list[str]] = {}
-        for key, name, kind, arg, size in fields:
-            i = index[name]
-            if kind == _KIND_FIXED:
-                ns[f"u{i}"] = arg
-                bodies[key] = [f"v{i} = u{i}(buf, pos)[0]", f"pos += {size}"]
-            elif kind == _KIND_BOOL:
                 bodies[key] = [f"v{i} = buf[pos] != 0", "pos += 1"]
             else:
-                ns[f"r{i}"] = arg
+                ns[f"r{i}"] = self.reader(f.type)
                 bodies[key] = [f"fi = {i}", f"v{i}, pos = r{i}(buf, pos, d1)"]
         # Unknown id, or a known id with another wire type: skip it (Apache does too).
         default = ["pos = skip(buf, pos, t, d1)"]
-        lines = [
-            "def read(buf, pos, depth):",
-            "    if depth > maxd:",
-            "        raise LimitExceeded(cname + ': nesting deeper than max_depth=' + str(maxd))",
-            "    d1 = depth + 1",
-            "    fi = 0",
+        field_key = [
+            "t = buf[pos]",
+            "if t == 0:",
+            "    break",
+            "key = t << 16 | buf[pos + 1] << 8 | buf[pos + 2]",
+            "pos += 3",
         ]
-        if names:
-            lines.append("    " + " = ".join(f"v{i}" for i in range(len(names))) + " = None")
-        lines += [
-            "    try:",
-            "        while True:",
-            "            t = buf[pos]",
-            "            if t == 0:",
-            "                break",
-            "            key = t << 16 | buf[pos + 1] << 8 | buf[pos + 2]",
-            "            pos += 3",
-        ]
-        lines += dispatch_tree(sorted(bodies), bodies, default, " " * 12)
-        lines += [
-            "    except UnicodeDecodeError:",
-            "        raise RemoteProtocolError(",
-            "            'invalid UTF-8 in ' + cname + '.' + names[fi]) from None",
-        ]
-        lines += assign_lines(cls, ns, "    ")
-        lines.append("    return obj, pos + 1")
-        return build_function("\n".join(lines) + "\n", ns, "read")  # type: ignore[no-any-return]
+        return self.generate_struct_reader(cls, ns, bodies, default, [], field_key, "pos + 1")
 
     # -- values ---------------------------------------------------------------------------
 
-    def reader(self, ts: TypeSpec, hashable: bool = False) -> Reader:
-        """Reader for a value of type ``ts``; ``hashable``: the value is (inside) a map key."""
-        t = int(ts.ttype)
+    def scalar_reader(self, t: int) -> Reader | None:
         fixed = _FIXED_STRUCT.get(t)
         if fixed is not None:
             unpack = fixed.unpack_from
@@ -444,24 +303,10 @@ class _Readers:
         if t == _BOOL:
             return _r_bool
         if t == _UUID:
-            return _r_uuid
-        if t == _STRING:
-            return self._string_reader(ts.binary)
-        if t == _STRUCT:
-            if hashable:
-                return _unhashable_reader(ts)
-            return self.struct_reader(struct_class_of(ts))
-        if t == _LIST or t == _SET:
-            assert ts.value is not None, "list/set TypeSpec without element type"
-            return self._list_reader(t, ts.value, hashable)
-        if t == _MAP:
-            if hashable:
-                return _unhashable_reader(ts)
-            assert ts.key is not None and ts.value is not None, "map TypeSpec without key/value"
-            return self._map_reader(ts.key, ts.value)
-        raise LocalProtocolError(f"cannot decode values of type {ts.describe()}")
+            return read_uuid
+        return None
 
-    def _string_reader(self, binary: bool) -> Reader:
+    def string_reader(self, binary: bool) -> Reader:
         maxs = self.limits.max_string_size
 
         def read(buf: Any, pos: int, depth: int) -> tuple[Any, int]:
@@ -480,17 +325,7 @@ class _Readers:
 
         return read
 
-    def _count(self, what: str, n: int, pos: int, minsize: int, buf: Any) -> None:
-        if n < 0:
-            raise RemoteProtocolError(f"negative {what} size {n}")
-        maxc = self.limits.max_container_size
-        if n > maxc:
-            raise LimitExceeded(f"{what} of {n} elements exceeds max_container_size={maxc}")
-        need = pos + n * minsize
-        if need > len(buf):
-            raise Truncated(f"truncated {what}: {n} elements cannot fit in the input", need)
-
-    def _list_reader(self, t: int, ets: TypeSpec, hashable: bool) -> Reader:
+    def list_reader(self, t: int, ets: TypeSpec, hashable: bool) -> Reader:
         et = int(ets.ttype)
         what = "list" if t == _LIST else "set"
         as_set = t == _SET and (hashable or et in HASHABLE_TTYPES)
@@ -499,7 +334,7 @@ class _Readers:
         minsize = _MIN_SIZE[et]
         fmt = _FMT.get(et)
         eread = self.reader(ets, hashable or as_set)
-        count = self._count
+        count = self.count
         expected = _type_name(et)
 
         def read(buf: Any, pos: int, depth: int) -> tuple[Any, int]:
@@ -530,14 +365,14 @@ class _Readers:
 
         return read
 
-    def _map_reader(self, kts: TypeSpec, vts: TypeSpec) -> Reader:
+    def map_reader(self, kts: TypeSpec, vts: TypeSpec) -> Reader:
         kt = int(kts.ttype)
         vt = int(vts.ttype)
         maxd = self.limits.max_depth
         minsize = _MIN_SIZE[kt] + _MIN_SIZE[vt]
         kread = self.reader(kts, True)
         vread = self.reader(vts)
-        count = self._count
+        count = self.count
         expected = f"{_type_name(kt)}/{_type_name(vt)}"
 
         def read(buf: Any, pos: int, depth: int) -> tuple[Any, int]:
@@ -564,40 +399,13 @@ class _Readers:
         return read
 
 
-def _r_bool(buf: Any, pos: int, depth: int) -> tuple[Any, int]:
-    return buf[pos] != 0, pos + 1
-
-
-def _r_uuid(buf: Any, pos: int, depth: int) -> tuple[Any, int]:
-    end = pos + 16
-    if end > len(buf):
-        raise Truncated("truncated uuid", end)
-    return uuid.UUID(bytes=bytes(buf[pos:end])), end
-
-
-def _unhashable_reader(ts: TypeSpec) -> Reader:
-    def read(buf: Any, pos: int, depth: int) -> tuple[Any, int]:
-        raise RemoteProtocolError(f"{ts.describe()} cannot be decoded as a map key or set member")
-
-    return read
-
-
 def _make_skipper(limits: Limits) -> Skipper:
     """A function skipping one value of wire type ``t`` while validating it against limits."""
     maxd = limits.max_depth
     maxs = limits.max_string_size
-    maxc = limits.max_container_size
     fixed_size = _FIXED_SIZE
     min_size = _MIN_SIZE
-
-    def check_count(what: str, n: int, pos: int, minsize: int, buf: Any) -> None:
-        if n < 0:
-            raise RemoteProtocolError(f"negative {what} size {n}")
-        if n > maxc:
-            raise LimitExceeded(f"{what} of {n} elements exceeds max_container_size={maxc}")
-        need = pos + n * minsize
-        if need > len(buf):
-            raise Truncated(f"truncated {what}: {n} elements cannot fit in the input", need)
+    check_count = count_checker(limits.max_container_size)
 
     def valid(t: int) -> int:
         ms = min_size.get(t)
@@ -667,16 +475,6 @@ def _make_skipper(limits: Limits) -> Skipper:
     return skip
 
 
-_READERS: dict[Limits, _Readers] = {}
-
-
-def _readers_for(limits: Limits) -> _Readers:
-    r = _READERS.get(limits)
-    if r is None:
-        r = _READERS[limits] = _Readers(limits)
-    return r
-
-
 # --------------------------------------------------------------------------------------------
 # The codec
 # --------------------------------------------------------------------------------------------
@@ -704,7 +502,7 @@ class BinaryCodecPy(PyCodecBase):
         self.limits = limits
         self.strict_write = strict_write
         self.strict_read = strict_read
-        self._readers = _readers_for(limits)
+        self._readers = _Readers.for_limits(limits)
         self._skip = self._readers.skip
 
     def __repr__(self) -> str:
@@ -714,7 +512,7 @@ class BinaryCodecPy(PyCodecBase):
         )
 
     def _struct_writer(self, cls: type[Struct]) -> Writer:
-        return _struct_writer(cls)
+        return _WRITERS.struct_writer(cls)
 
     def _struct_reader(self, cls: type[Struct]) -> Reader:
         return self._readers.struct_reader(cls)

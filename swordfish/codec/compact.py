@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import operator
 import struct
-import uuid
 from typing import Any
 
 from ..errors import LimitExceeded, LocalProtocolError, RemoteProtocolError
 from ..limits import DEFAULT_LIMITS, Limits
-from ..model.spec import TypeSpec
+from ..model.spec import StructSpec, TypeSpec
 from ..model.struct import Struct
 from ..model.ttype import TType
 from ._common import (
@@ -30,6 +29,8 @@ from ._common import (
     MAX_I32,
     VALID_MESSAGE_TYPES,
     BadValue,
+    PlanReaders,
+    PlanWriters,
     PyCodecBase,
     Reader,
     Skipper,
@@ -38,16 +39,11 @@ from ._common import (
     as_binary,
     as_items,
     as_sequence,
-    as_uuid_bytes,
-    assign_lines,
-    build_function,
-    class_plans,
-    describe_value,
-    dispatch_tree,
-    forwarding_reader,
+    count_checker,
     generate_struct_writer,
     read_name,
-    struct_class_of,
+    read_uuid,
+    write_uuid,
 )
 
 __all__ = ["CompactCodecPy", "CompactType"]
@@ -146,16 +142,6 @@ _I16_MIN, _I16_MAX = -(1 << 15), (1 << 15) - 1
 _I32_MIN, _I32_MAX = -(1 << 31), (1 << 31) - 1
 _I64_MIN, _I64_MAX = -(1 << 63), (1 << 63) - 1
 
-_VALUE_ERRORS = (
-    struct.error,
-    TypeError,
-    ValueError,
-    OverflowError,
-    KeyError,
-    AttributeError,
-    BadValue,
-)
-
 
 def _ct_name(ct: int) -> str:
     return _CT_NAMES.get(ct, str(ct))
@@ -249,8 +235,6 @@ def _zz_i64(buf: Any, pos: int) -> tuple[int, int]:
 # Encoding
 # --------------------------------------------------------------------------------------------
 
-_WRITER_KEY = "compact.w"
-
 
 def _int_writer(lo: int, hi: int, tname: str) -> Writer:
     def write(out: bytearray, v: Any) -> None:
@@ -295,10 +279,6 @@ def _w_binary(out: bytearray, v: Any) -> None:
     out += b
 
 
-def _w_uuid(out: bytearray, v: Any) -> None:
-    out += v.bytes if type(v) is uuid.UUID else as_uuid_bytes(v)
-
-
 _INT_RANGES: dict[int, tuple[int, int, str]] = {
     TType.I16: (_I16_MIN, _I16_MAX, "i16"),
     TType.I32: (_I32_MIN, _I32_MAX, "i32"),
@@ -312,27 +292,8 @@ _SCALAR_WRITERS: dict[int, Writer] = {
     TType.I32: _int_writer(_I32_MIN, _I32_MAX, "i32"),
     TType.I64: _int_writer(_I64_MIN, _I64_MAX, "i64"),
     TType.DOUBLE: _w_double,
-    TType.UUID: _w_uuid,
+    TType.UUID: write_uuid,
 }
-
-
-def _writer(ts: TypeSpec, pending: dict[type, Writer]) -> Writer:
-    """The writer for a value of type ``ts`` (no field header)."""
-    t = int(ts.ttype)
-    w = _SCALAR_WRITERS.get(t)
-    if w is not None:
-        return w
-    if t == TType.STRING:
-        return _w_binary if ts.binary else _w_string
-    if t == TType.STRUCT:
-        return _struct_value_writer(struct_class_of(ts), pending)
-    if t == TType.LIST or t == TType.SET:
-        assert ts.value is not None, "list/set TypeSpec without element type"
-        return _list_writer(ts.value, pending)
-    if t == TType.MAP:
-        assert ts.key is not None and ts.value is not None, "map TypeSpec without key/value"
-        return _map_writer(ts.key, ts.value, pending)
-    raise LocalProtocolError(f"cannot encode values of type {ts.describe()}")
 
 
 def _ctype(ts: TypeSpec) -> int:
@@ -342,165 +303,130 @@ def _ctype(ts: TypeSpec) -> int:
     return ct
 
 
-def _list_writer(ets: TypeSpec, pending: dict[type, Writer]) -> Writer:
-    ew = _writer(ets, pending)
-    et = _ctype(ets)
-    long_hdr = 0xF0 | et
-    fmt = _BULK_FMT.get(et)
+class _Writers(PlanWriters):
+    """The compact protocol's value and struct writers (one shared instance)."""
 
-    def write(out: bytearray, v: Any) -> None:
-        v = as_sequence(v)
-        n = len(v)
-        if n < 15:
-            out.append(n << 4 | et)
-        else:
-            out.append(long_hdr)
+    key = "compact.w"
+    scalar_writers = _SCALAR_WRITERS
+    string_writers = (_w_string, _w_binary)
+
+    def list_writer(self, t: int, ets: TypeSpec, pending: dict[type, Writer]) -> Writer:
+        ew = self.writer(ets, pending)
+        et = _ctype(ets)
+        long_hdr = 0xF0 | et
+        fmt = _BULK_FMT.get(et)
+
+        def write(out: bytearray, v: Any) -> None:
+            v = as_sequence(v)
+            n = len(v)
+            if n < 15:
+                out.append(n << 4 | et)
+            else:
+                out.append(long_hdr)
+                out += _varint(n)
+            if fmt is not None:
+                # Fixed-width elements (i8, double): one struct call for the whole list.
+                out += struct.pack(f"{fmt[0]}{n}{fmt[1]}", *v)
+                return
+            for x in v:
+                ew(out, x)
+
+        return write
+
+    def map_writer(self, kts: TypeSpec, vts: TypeSpec, pending: dict[type, Writer]) -> Writer:
+        kw = self.writer(kts, pending)
+        vw = self.writer(vts, pending)
+        kv = _ctype(kts) << 4 | _ctype(vts)
+
+        def write(out: bytearray, v: Any) -> None:
+            items = as_items(v)
+            n = len(items)
+            if n == 0:
+                out.append(0)
+                return
             out += _varint(n)
-        if fmt is not None:
-            # Fixed-width elements (i8, double): one struct call for the whole list.
-            out += struct.pack(f"{fmt[0]}{n}{fmt[1]}", *v)
-            return
-        for x in v:
-            ew(out, x)
+            out.append(kv)
+            for k, x in items:
+                kw(out, k)
+                vw(out, x)
 
-    return write
+        return write
+
+    def build_struct_writer(self, cls: type[Struct], pending: dict[type, Writer]) -> Writer:
+        spec = cls.__thrift_spec__
+        ns: dict[str, Any] = {
+            "boolct": _BOOL_CT,
+            "varint": _varint,
+            "as_binary": as_binary,
+            "index": _index,
+            "BadValue": BadValue,
+        }
+        bodies: list[list[str]] = []
+        for i, f in enumerate(spec.fields):
+            t = int(f.type.ttype)
+            fid = f.id
+            # The header is a delta from the previous field written, known only at run time.
+            ns[f"l{i}"] = _varint(((fid << 1) ^ (fid >> 31)) & 0xFFFFFFFF)
+            if t == TType.BOOL:
+                body = ["ct = boolct[v]"]
+                ct_expr = "ct"
+            else:
+                ct = _CTYPE.get(t)
+                if ct is None:
+                    raise LocalProtocolError(f"cannot encode values of type {f.type.describe()}")
+                body = []
+                ct_expr = str(ct)
+            if fid > 0:
+                body += [
+                    f"if 0 < {fid} - last <= 15:",
+                    f"    out.append(({fid} - last) << 4 | {ct_expr})",
+                    "else:",
+                    f"    out.append({ct_expr})",
+                    f"    out += l{i}",
+                ]
+            else:
+                body += [f"out.append({ct_expr})", f"out += l{i}"]
+            body.append(f"last = {fid}")
+            if t == TType.STRING:
+                text = "False" if f.type.binary else "True"
+                body += [
+                    "if type(v) is not bytes:",
+                    "    v = v.encode('utf-8') if type(v) is str else as_binary(v, text=True)"
+                    if not f.type.binary
+                    else f"    v = as_binary(v, text={text})",
+                    "n = len(v)",
+                    "if n < 128:",
+                    "    out.append(n)",
+                    "else:",
+                    "    out += varint(n)",
+                    "out += v",
+                ]
+            elif t in _INT_RANGES:
+                lo, hi, tname = _INT_RANGES[t]
+                body += [
+                    "if type(v) is not int:",
+                    "    v = index(v)",
+                    f"if not {lo} <= v <= {hi}:",
+                    f"    raise BadValue('out of range for {tname}')",
+                    "z = (v << 1) ^ (v >> 63)",
+                    "if z < 128:",
+                    "    out.append(z)",
+                    "else:",
+                    "    out += varint(z)",
+                ]
+            elif t != TType.BOOL:
+                ns[f"w{i}"] = self.writer(f.type, pending)
+                body.append(f"w{i}(out, v)")
+            bodies.append(body)
+        return generate_struct_writer(cls, bodies, ns, ["last = 0"], ["out.append(0)"])
 
 
-def _map_writer(kts: TypeSpec, vts: TypeSpec, pending: dict[type, Writer]) -> Writer:
-    kw = _writer(kts, pending)
-    vw = _writer(vts, pending)
-    kv = _ctype(kts) << 4 | _ctype(vts)
-
-    def write(out: bytearray, v: Any) -> None:
-        items = as_items(v)
-        n = len(items)
-        if n == 0:
-            out.append(0)
-            return
-        out += _varint(n)
-        out.append(kv)
-        for k, x in items:
-            kw(out, k)
-            vw(out, x)
-
-    return write
-
-
-def _struct_value_writer(cls: type[Struct], pending: dict[type, Writer]) -> Writer:
-    sw = _struct_writer(cls, pending)
-
-    def write(out: bytearray, v: Any) -> None:
-        if not isinstance(v, cls):
-            raise BadValue(f"expected {cls.__name__}, got {describe_value(v)}")
-        sw(out, v)
-
-    return write
-
-
-def _struct_writer(cls: type[Struct], pending: dict[type, Writer] | None = None) -> Writer:
-    """Writer for the fields + STOP of ``cls``, cached on the class.
-
-    Recursive types are compiled with a private ``pending`` table and published only when
-    complete, so another thread can never pick up a half-built plan.
-    """
-    w: Writer | None = class_plans(cls).get(_WRITER_KEY)
-    if w is not None:
-        return w
-    if pending is None:
-        pending = {}
-        _struct_writer(cls, pending)
-        for c, fn in pending.items():
-            class_plans(c).setdefault(_WRITER_KEY, fn)
-        return class_plans(cls)[_WRITER_KEY]  # type: ignore[no-any-return]
-    w = pending.get(cls)
-    if w is not None:
-        return w
-    spec = cls.__thrift_spec__
-    # Register a stand-in first: a recursive field reaches this class again.
-    target: list[Writer] = []
-
-    def forward(out: bytearray, obj: Any) -> None:
-        target[0](out, obj)
-
-    pending[cls] = forward
-    ns: dict[str, Any] = {
-        "boolct": _BOOL_CT,
-        "varint": _varint,
-        "as_binary": as_binary,
-        "index": _index,
-        "BadValue": BadValue,
-    }
-    bodies: list[list[str]] = []
-    for i, f in enumerate(spec.fields):
-        t = int(f.type.ttype)
-        fid = f.id
-        # The header is a delta from the previous field written, known only at run time.
-        ns[f"l{i}"] = _varint(((fid << 1) ^ (fid >> 31)) & 0xFFFFFFFF)
-        if t == TType.BOOL:
-            body = ["ct = boolct[v]"]
-            ct_expr = "ct"
-        else:
-            ct = _CTYPE.get(t)
-            if ct is None:
-                raise LocalProtocolError(f"cannot encode values of type {f.type.describe()}")
-            body = []
-            ct_expr = str(ct)
-        if fid > 0:
-            body += [
-                f"if 0 < {fid} - last <= 15:",
-                f"    out.append(({fid} - last) << 4 | {ct_expr})",
-                "else:",
-                f"    out.append({ct_expr})",
-                f"    out += l{i}",
-            ]
-        else:
-            body += [f"out.append({ct_expr})", f"out += l{i}"]
-        body.append(f"last = {fid}")
-        if t == TType.STRING:
-            text = "False" if f.type.binary else "True"
-            body += [
-                "if type(v) is not bytes:",
-                "    v = v.encode('utf-8') if type(v) is str else as_binary(v, text=True)"
-                if not f.type.binary
-                else f"    v = as_binary(v, text={text})",
-                "n = len(v)",
-                "if n < 128:",
-                "    out.append(n)",
-                "else:",
-                "    out += varint(n)",
-                "out += v",
-            ]
-        elif t in _INT_RANGES:
-            lo, hi, tname = _INT_RANGES[t]
-            body += [
-                "if type(v) is not int:",
-                "    v = index(v)",
-                f"if not {lo} <= v <= {hi}:",
-                f"    raise BadValue('out of range for {tname}')",
-                "z = (v << 1) ^ (v >> 63)",
-                "if z < 128:",
-                "    out.append(z)",
-                "else:",
-                "    out += varint(z)",
-            ]
-        elif t != TType.BOOL:
-            ns[f"w{i}"] = _writer(f.type, pending)
-            body.append(f"w{i}(out, v)")
-        bodies.append(body)
-    write = generate_struct_writer(cls, bodies, ns, ["last = 0"], ["out.append(0)"])
-    target.append(write)
-    pending[cls] = write
-    return write
+_WRITERS = _Writers()
 
 
 # --------------------------------------------------------------------------------------------
 # Decoding
 # --------------------------------------------------------------------------------------------
-
-_KIND_TRUE = 0
-_KIND_FALSE = 1
-_KIND_I32 = 2
-_KIND_CALL = 3
 
 
 def _r_byte(buf: Any, pos: int, depth: int) -> tuple[Any, int]:
@@ -528,13 +454,6 @@ def _r_i64(buf: Any, pos: int, depth: int) -> tuple[Any, int]:
     return _zz_i64(buf, pos)
 
 
-def _r_uuid(buf: Any, pos: int, depth: int) -> tuple[Any, int]:
-    end = pos + 16
-    if end > len(buf):
-        raise Truncated("truncated uuid", end)
-    return uuid.UUID(bytes=bytes(buf[pos:end])), end
-
-
 _SCALAR_READERS: dict[int, Reader] = {
     TType.BOOL: _r_bool_elem,
     TType.BYTE: _r_byte,
@@ -542,94 +461,31 @@ _SCALAR_READERS: dict[int, Reader] = {
     TType.I32: _r_i32,
     TType.I64: _r_i64,
     TType.DOUBLE: _r_double,
-    TType.UUID: _r_uuid,
+    TType.UUID: read_uuid,
 }
 
 
-def _unhashable_reader(ts: TypeSpec) -> Reader:
-    def read(buf: Any, pos: int, depth: int) -> tuple[Any, int]:
-        raise RemoteProtocolError(f"{ts.describe()} cannot be decoded as a map key or set member")
-
-    return read
-
-
-class _Readers:
+class _Readers(PlanReaders):
     """Compiled readers and the validating skipper for one ``Limits`` value."""
 
-    def __init__(self, limits: Limits, skip: Skipper | None = None) -> None:
-        self.limits = limits
-        #: Plans being compiled by this (private, per-compilation) instance, by class.
-        self.pending: dict[type, Reader] | None = None
-        self.key = ("compact.r", limits)
-        self.skip = _make_skipper(limits) if skip is None else skip
+    key_prefix = "compact.r"
 
-    def struct_reader(self, cls: type[Struct]) -> Reader:
-        """Reader for ``cls``, cached on the class; published only once complete (see writers)."""
-        r: Reader | None = class_plans(cls).get(self.key)
-        if r is not None:
-            return r
-        if self.pending is None:
-            compiler = type(self)(self.limits, self.skip)
-            compiler.pending = {}
-            compiler.struct_reader(cls)
-            for c, fn in compiler.pending.items():
-                class_plans(c).setdefault(self.key, fn)
-            return class_plans(cls)[self.key]  # type: ignore[no-any-return]
-        r = self.pending.get(cls)
-        if r is not None:
-            return r
-        spec = getattr(cls, "__thrift_spec__", None)
-        if spec is None:
-            raise LocalProtocolError(f"{cls.__name__} has no bound spec")
-        # Register a stand-in first: a recursive field reaches this class again.
-        forward, target = forwarding_reader()
-        self.pending[cls] = forward
-        fields: list[tuple[int, str, int, Any]] = []
+    def make_skipper(self, limits: Limits) -> Skipper:
+        return _make_skipper(limits)
+
+    def build_struct_reader(self, cls: type[Struct], spec: StructSpec) -> Reader:
+        index = {n: i for i, n in enumerate(cls._sf_names)}
+        ns: dict[str, Any] = {"zz16": _zz_i16, "zz32": _zz_i32}
+        bodies: dict[int, list[str]] = {}
         for f in spec.fields:
             t = int(f.type.ttype)
             fid = f.id & 0xFFFF
+            i = index[f.name]
             if t == TType.BOOL:
-                fields.append((_CT_TRUE << 16 | fid, f.name, _KIND_TRUE, None))
-                fields.append((_CT_FALSE << 16 | fid, f.name, _KIND_FALSE, None))
+                bodies[_CT_TRUE << 16 | fid] = [f"v{i} = True"]
+                bodies[_CT_FALSE << 16 | fid] = [f"v{i} = False"]
             elif t == TType.I32:
-                fields.append((_CT_I32 << 16 | fid, f.name, _KIND_I32, None))
-            else:
-                ct = _CTYPE.get(t)
-                if ct is None:
-                    raise LocalProtocolError(f"cannot decode values of type {f.type.describe()}")
-                fields.append((ct << 16 | fid, f.name, _KIND_CALL, self.reader(f.type)))
-        r = self._generate_struct_reader(cls, fields)
-        target.append(r)
-        self.pending[cls] = r
-        return r
-
-    def _generate_struct_reader(
-        self, cls: type[Struct], fields: list[tuple[int, str, int, Any]]
-    ) -> Reader:
-        names = cls._sf_names
-        index = {n: i for i, n in enumerate(names)}
-        ns: dict[str, Any] = {
-            "new": cls.__new__,
-            "cls": cls,
-            "names": names,
-            "setter": object.__setattr__,
-            "maxd": self.limits.max_depth,
-            "skip": self.skip,
-            "zz16": _zz_i16,
-            "zz32": _zz_i32,
-            "LimitExceeded": LimitExceeded,
-            "RemoteProtocolError": RemoteProtocolError,
-            "cname": cls.__name__,
-        }
-        bodies: dict[int, list[str]] = {}
-        for key, name, kind, arg in fields:
-            i = index[name]
-            if kind == _KIND_TRUE:
-                bodies[key] = [f"v{i} = True"]
-            elif kind == _KIND_FALSE:
-                bodies[key] = [f"v{i} = False"]
-            elif kind == _KIND_I32:
-                bodies[key] = [
+                bodies[_CT_I32 << 16 | fid] = [
                     "b = buf[pos]",
                     "if b < 128:",
                     f"    v{i} = (b >> 1) ^ -(b & 1)",
@@ -638,68 +494,32 @@ class _Readers:
                     f"    v{i}, pos = zz32(buf, pos)",
                 ]
             else:
-                ns[f"r{i}"] = arg
-                bodies[key] = [f"fi = {i}", f"v{i}, pos = r{i}(buf, pos, d1)"]
+                ct = _CTYPE.get(t)
+                if ct is None:
+                    raise LocalProtocolError(f"cannot decode values of type {f.type.describe()}")
+                ns[f"r{i}"] = self.reader(f.type)
+                bodies[ct << 16 | fid] = [f"fi = {i}", f"v{i}, pos = r{i}(buf, pos, d1)"]
         # Unknown id, or a known id with another wire type: skip it (Apache does too). Bool
         # fields carry their value in the type nibble, so there is nothing to skip for them.
         default = ["if ct != 1 and ct != 2:", "    pos = skip(buf, pos, ct, d1)"]
-        lines = [
-            "def read(buf, pos, depth):",
-            "    if depth > maxd:",
-            "        raise LimitExceeded(cname + ': nesting deeper than max_depth=' + str(maxd))",
-            "    d1 = depth + 1",
-            "    fi = 0",
-            "    last = 0",
+        field_key = [
+            "b = buf[pos]",
+            "pos += 1",
+            "if b == 0:",
+            "    break",
+            "ct = b & 15",
+            "if b >> 4:",
+            "    last += b >> 4",
+            "else:",
+            "    last, pos = zz16(buf, pos)",
+            "key = ct << 16 | (last & 65535)",
         ]
-        if names:
-            lines.append("    " + " = ".join(f"v{i}" for i in range(len(names))) + " = None")
-        lines += [
-            "    try:",
-            "        while True:",
-            "            b = buf[pos]",
-            "            pos += 1",
-            "            if b == 0:",
-            "                break",
-            "            ct = b & 15",
-            "            if b >> 4:",
-            "                last += b >> 4",
-            "            else:",
-            "                last, pos = zz16(buf, pos)",
-            "            key = ct << 16 | (last & 65535)",
-        ]
-        lines += dispatch_tree(sorted(bodies), bodies, default, " " * 12)
-        lines += [
-            "    except UnicodeDecodeError:",
-            "        raise RemoteProtocolError(",
-            "            'invalid UTF-8 in ' + cname + '.' + names[fi]) from None",
-        ]
-        lines += assign_lines(cls, ns, "    ")
-        lines.append("    return obj, pos")
-        return build_function("\n".join(lines) + "\n", ns, "read")  # type: ignore[no-any-return]
+        return self.generate_struct_reader(cls, ns, bodies, default, ["last = 0"], field_key, "pos")
 
-    def reader(self, ts: TypeSpec, hashable: bool = False) -> Reader:
-        """Reader for a value of type ``ts``; ``hashable``: the value is (inside) a map key."""
-        t = int(ts.ttype)
-        r = _SCALAR_READERS.get(t)
-        if r is not None:
-            return r
-        if t == TType.STRING:
-            return self._string_reader(ts.binary)
-        if t == TType.STRUCT:
-            if hashable:
-                return _unhashable_reader(ts)
-            return self.struct_reader(struct_class_of(ts))
-        if t == TType.LIST or t == TType.SET:
-            assert ts.value is not None, "list/set TypeSpec without element type"
-            return self._list_reader(t, ts.value, hashable)
-        if t == TType.MAP:
-            if hashable:
-                return _unhashable_reader(ts)
-            assert ts.key is not None and ts.value is not None, "map TypeSpec without key/value"
-            return self._map_reader(ts.key, ts.value)
-        raise LocalProtocolError(f"cannot decode values of type {ts.describe()}")
+    def scalar_reader(self, t: int) -> Reader | None:
+        return _SCALAR_READERS.get(t)
 
-    def _string_reader(self, binary: bool) -> Reader:
+    def string_reader(self, binary: bool) -> Reader:
         maxs = self.limits.max_string_size
 
         def read(buf: Any, pos: int, depth: int) -> tuple[Any, int]:
@@ -719,15 +539,7 @@ class _Readers:
 
         return read
 
-    def _count(self, what: str, n: int, pos: int, minsize: int, buf: Any) -> None:
-        maxc = self.limits.max_container_size
-        if n > maxc:
-            raise LimitExceeded(f"{what} of {n} elements exceeds max_container_size={maxc}")
-        need = pos + n * minsize
-        if need > len(buf):
-            raise Truncated(f"truncated {what}: {n} elements cannot fit in the input", need)
-
-    def _list_reader(self, t: int, ets: TypeSpec, hashable: bool) -> Reader:
+    def list_reader(self, t: int, ets: TypeSpec, hashable: bool) -> Reader:
         as_set = t == TType.SET and (hashable or ets.ttype in HASHABLE_TTYPES)
         eread = self.reader(ets, hashable or as_set)
         et = _ctype(ets)
@@ -737,7 +549,7 @@ class _Readers:
         kind = frozenset if hashable and as_set else set if as_set else tuple if hashable else list
         maxd = self.limits.max_depth
         minsize = _MIN_SIZE[et]
-        count = self._count
+        count = self.count
         expected = _ct_name(et)
 
         def read(buf: Any, pos: int, depth: int) -> tuple[Any, int]:
@@ -772,7 +584,7 @@ class _Readers:
 
         return read
 
-    def _map_reader(self, kts: TypeSpec, vts: TypeSpec) -> Reader:
+    def map_reader(self, kts: TypeSpec, vts: TypeSpec) -> Reader:
         kread = self.reader(kts, True)
         vread = self.reader(vts)
         kt = _ctype(kts)
@@ -781,7 +593,7 @@ class _Readers:
         vbool = vts.ttype == TType.BOOL
         maxd = self.limits.max_depth
         minsize = _MIN_SIZE[kt] + _MIN_SIZE[vt]
-        count = self._count
+        count = self.count
         expected = f"{_ct_name(kt)}/{_ct_name(vt)}"
 
         def read(buf: Any, pos: int, depth: int) -> tuple[Any, int]:
@@ -821,16 +633,9 @@ def _make_skipper(limits: Limits) -> Skipper:
     """Skip one value of compact type ``ct`` (container context: bools are one byte)."""
     maxd = limits.max_depth
     maxs = limits.max_string_size
-    maxc = limits.max_container_size
     fixed_size = _FIXED_SIZE
     min_size = _MIN_SIZE
-
-    def check_count(what: str, n: int, pos: int, minsize: int, buf: Any) -> None:
-        if n > maxc:
-            raise LimitExceeded(f"{what} of {n} elements exceeds max_container_size={maxc}")
-        need = pos + n * minsize
-        if need > len(buf):
-            raise Truncated(f"truncated {what}: {n} elements cannot fit in the input", need)
+    check_count = count_checker(limits.max_container_size)
 
     def valid(ct: int) -> int:
         ms = min_size.get(ct)
@@ -912,16 +717,6 @@ def _make_skipper(limits: Limits) -> Skipper:
     return skip
 
 
-_READERS: dict[Limits, _Readers] = {}
-
-
-def _readers_for(limits: Limits) -> _Readers:
-    r = _READERS.get(limits)
-    if r is None:
-        r = _READERS[limits] = _Readers(limits)
-    return r
-
-
 # --------------------------------------------------------------------------------------------
 # The codec
 # --------------------------------------------------------------------------------------------
@@ -937,14 +732,14 @@ class CompactCodecPy(PyCodecBase):
         if not isinstance(limits, Limits):
             raise TypeError(f"limits must be a Limits, got {type(limits).__name__}")
         self.limits = limits
-        self._readers = _readers_for(limits)
+        self._readers = _Readers.for_limits(limits)
         self._skip = self._readers.skip
 
     def __repr__(self) -> str:
         return f"CompactCodecPy(limits={self.limits!r})"
 
     def _struct_writer(self, cls: type[Struct]) -> Writer:
-        return _struct_writer(cls)
+        return _WRITERS.struct_writer(cls)
 
     def _struct_reader(self, cls: type[Struct]) -> Reader:
         return self._readers.struct_reader(cls)
