@@ -28,6 +28,9 @@ from .limits import Limits
 from .model.application import TApplicationException
 
 if TYPE_CHECKING:
+    from .aio.client import AsyncClient, AsyncClientPool
+    from .aio.factory import make_aio_client, make_aio_pool, make_aio_server
+    from .aio.server import AsyncServer
     from .codec import dumps, loads
     from .idl import load
     from .rpc.filter import Filter
@@ -48,6 +51,12 @@ _LAZY: dict[str, tuple[str, str]] = {
     "Client": ("swordfish.sync.client", "Client"),
     "Service": ("swordfish.rpc.service", "Service"),
     "Filter": ("swordfish.rpc.filter", "Filter"),
+    "make_aio_server": ("swordfish.aio.factory", "make_aio_server"),
+    "make_aio_client": ("swordfish.aio.factory", "make_aio_client"),
+    "make_aio_pool": ("swordfish.aio.factory", "make_aio_pool"),
+    "AsyncServer": ("swordfish.aio.server", "AsyncServer"),
+    "AsyncClient": ("swordfish.aio.client", "AsyncClient"),
+    "AsyncClientPool": ("swordfish.aio.client", "AsyncClientPool"),
 }
 
 __all__ = [
@@ -59,6 +68,12 @@ __all__ = [
     "make_client",
     "Server",
     "Client",
+    "make_aio_server",
+    "make_aio_client",
+    "make_aio_pool",
+    "AsyncServer",
+    "AsyncClient",
+    "AsyncClientPool",
     "Service",
     "Filter",
     "Limits",

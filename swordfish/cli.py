@@ -28,12 +28,14 @@ from collections.abc import Mapping, Sequence
 from types import FrameType, ModuleType
 from typing import Any, NoReturn
 
+from .aio.loops import LOOPS
 from .errors import IDLError, SwordfishError
 from .model.service import ServiceSpec
 from .model.spec import TypeSpec
 from .model.struct import Struct, ThriftException
 from .model.ttype import TType
-from .sync._common import MODELS, PROTOCOLS, TRANSPORTS
+from .rpc.options import PROTOCOLS, TRANSPORTS
+from .sync._common import MODELS
 from .sync.factory import make_client, make_server
 from .sync.stream import format_address
 
@@ -68,8 +70,21 @@ def _parser() -> argparse.ArgumentParser:
         help="module:Class (instantiated with no arguments) or module:object; "
         "the module may also be a path to a .py file",
     )
-    serve.add_argument("--server", choices=MODELS, default="threadpool", help="server model")
-    serve.add_argument("--workers", type=int, default=None, help="threadpool size")
+    serve.add_argument(
+        "--server", choices=(*MODELS, "asyncio"), default="threadpool", help="server model"
+    )
+    serve.add_argument(
+        "--loop",
+        choices=LOOPS,
+        default=None,
+        help="event loop of --server asyncio (default: asyncio)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="threadpool size; with --server asyncio: threads for plain (non-async) handlers",
+    )
     serve.add_argument(
         "--idle-timeout", type=float, default=60.0, help="seconds (default: %(default)s)"
     )
@@ -169,6 +184,10 @@ def _serve(args: argparse.Namespace) -> int:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     _, service = _load_service(args.idl, args.service)
     handler = _import_handler(args.handler)
+    if args.server == "asyncio":
+        return _serve_asyncio(args, service, handler)
+    if args.loop is not None:
+        raise UsageError("--loop applies to --server asyncio only")
     if args.workers is not None and args.server != "threadpool":
         raise UsageError("--workers applies to --server threadpool only")
     try:
@@ -210,6 +229,55 @@ def _serve(args: argparse.Namespace) -> int:
         for s, h in previous.items():
             signal.signal(s, h)
     return 0
+
+
+def _serve_asyncio(args: argparse.Namespace, service: object, handler: object) -> int:
+    import asyncio
+
+    from .aio import AsyncServer, run
+
+    try:
+        server = AsyncServer(
+            service,
+            handler,
+            args.host,
+            args.port,
+            protocol=args.protocol,
+            transport=args.transport,
+            idle_timeout=args.idle_timeout,
+            **({} if args.workers is None else {"handler_threads": args.workers}),
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    loop_name = args.loop or "asyncio"
+
+    async def main() -> int:
+        try:
+            await server.start()
+        except SwordfishError as exc:
+            _say(f"error: {exc}")
+            return 1
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for s in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(s, stop.set)
+        try:
+            _say(
+                f"listening on {format_address((args.host, server.port))} (server=asyncio, "
+                f"loop={loop_name}, protocol={args.protocol}, transport={args.transport})"
+            )
+            await stop.wait()
+            _say("stopping")
+            await server.stop(timeout=STOP_GRACE)
+        finally:
+            for s in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(s)
+        return 0
+
+    try:
+        return run(main(), loop=loop_name)
+    except RuntimeError as exc:  # uvloop asked for but not installed
+        raise UsageError(str(exc)) from exc
 
 
 # -- call ------------------------------------------------------------------------------------

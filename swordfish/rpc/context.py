@@ -15,9 +15,19 @@ from types import MappingProxyType
 
 from .request import Request
 
-__all__ = ["current_deadline", "current_headers", "current_request", "use_request"]
+__all__ = [
+    "REQUEST_VAR",
+    "current_deadline",
+    "current_headers",
+    "current_request",
+    "use_request",
+]
 
 _current: ContextVar[Request | None] = ContextVar("swordfish_current_request", default=None)
+#: The variable itself, for drivers on a hot path: ``token = REQUEST_VAR.set(request)`` ...
+#: ``REQUEST_VAR.reset(token)`` is what ``use_request`` does, without the context manager's
+#: generator (a measurable share of a small call's cost in the asyncio server).
+REQUEST_VAR = _current
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 
 

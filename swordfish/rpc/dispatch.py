@@ -57,8 +57,11 @@ class Dispatcher(Service[Request, Response]):
                     pairs.append((cls, f.name))
             self._throws[name] = tuple(pairs)
 
-    def __call__(self, request: Request) -> Response:
-        method = request.method
+    # The pieces below are public so that a driver which must call the handler its own way
+    # (the asyncio server awaits coroutine handlers) reuses the exact same mapping rules.
+
+    def lookup(self, method: MethodSpec) -> Callable[..., Any]:
+        """The handler's callable for ``method``; ``TApplicationException`` when it has none."""
         fn = handler_method(self.handler, method)
         if fn is None:
             log.warning(
@@ -72,21 +75,17 @@ class Dispatcher(Service[Request, Response]):
                 f"{method.service}.{method.name} is not implemented by the server",
                 ApplicationExceptionType.UNKNOWN_METHOD,
             )
+        return fn
+
+    @staticmethod
+    def arguments(request: Request) -> list[Any]:
+        """The handler's positional arguments, in IDL declaration order."""
         args = request.args
-        values = [getattr(args, n) for n in method.arg_names]
-        with use_request(request):
-            try:
-                value = fn(*values)
-            except TApplicationException:
-                if method.oneway:
-                    log.exception("oneway %s.%s failed", method.service, method.name)
-                    return None
-                raise
-            except Exception as exc:
-                if method.oneway:
-                    log.exception("oneway %s.%s failed", method.service, method.name)
-                    return None
-                return self._failure(request, method, exc)
+        return [getattr(args, n) for n in request.method.arg_names]
+
+    @staticmethod
+    def success(method: MethodSpec, value: Any) -> Response:
+        """The result struct for a handler that returned ``value`` (``None`` for oneway)."""
         if method.oneway:
             return None
         assert method.result is not None
@@ -94,6 +93,27 @@ class Dispatcher(Service[Request, Response]):
         if method.returns is not None:
             object.__setattr__(result, "success", value)
         return result
+
+    def failure(self, request: Request, exc: Exception) -> Response:
+        """The outcome of a handler that raised ``exc``: a result struct, or a raise."""
+        method = request.method
+        if method.oneway:
+            log.error("oneway %s.%s failed", method.service, method.name, exc_info=exc)
+            return None
+        if isinstance(exc, TApplicationException):
+            raise exc
+        return self._failure(request, method, exc)
+
+    def __call__(self, request: Request) -> Response:
+        method = request.method
+        fn = self.lookup(method)
+        values = self.arguments(request)
+        with use_request(request):
+            try:
+                value = fn(*values)
+            except Exception as exc:
+                return self.failure(request, exc)
+        return self.success(method, value)
 
     def _failure(self, request: Request, method: MethodSpec, exc: Exception) -> Struct:
         for cls, field_name in self._throws[method.name]:

@@ -1,0 +1,677 @@
+"""The asyncio Thrift server: one event loop, many connections, many calls per connection.
+
+Per connection, ``_ServerProtocol`` feeds received bytes into the sans-IO ``ServerConnection``
+and turns each ``Call`` into a ``Request`` for the handler (through ``Dispatcher``'s mapping
+rules, shared with the sync server). Calls on one connection run *concurrently*: a slow call
+does not hold up the ones behind it, so replies may leave out of order, each carrying its
+call's seqid (Thrift clients that pipeline match replies by seqid; a client that sends one
+call at a time sees no difference).
+
+How a handler method runs:
+
+- ``async def`` methods are awaited on the loop. They are started *eagerly*: the coroutine is
+  stepped once inside ``data_received``, and only if it actually suspends is it wrapped in a
+  task (the idea of Python 3.12's eager tasks). A handler that answers without waiting costs
+  no task, no extra loop iteration.
+- plain methods run in a bounded ``ThreadPoolExecutor`` (``handler_threads``), so a blocking
+  handler cannot stall the loop; ``sync_handlers="inline"`` runs them on the loop instead (for
+  handlers known to be quick and non-blocking: it is much cheaper than a thread hop).
+
+Backpressure: at most ``max_in_flight_per_connection`` calls run per connection and
+``max_in_flight`` per server. When either is full the connection stops taking calls out of
+its buffer and stops reading the socket (``pause_reading``): the kernel's buffers fill and
+the client's writes slow down, instead of this process buffering without bound. A peer that
+does not read our replies pauses reading the same way (``pause_writing``).
+
+Timeouts: ``idle_timeout`` closes a connection with no call in flight that has not completed
+a message for that long (a connection in active use is never cut; a peer that stops reading
+our replies is cut after the same time). ``call_timeout`` bounds one handler call: the client
+gets ``TApplicationException(INTERNAL_ERROR)`` and an async handler is cancelled (a thread
+cannot be; its late result is dropped).
+
+Shutdown (``stop``): stop accepting; idle connections close at once; calls already received
+(including complete calls still in a connection's buffer) run and are answered, then their
+connections close. After ``timeout`` seconds whatever is left is aborted. A connection that
+sends malformed or oversized bytes is closed on its own; the others are not affected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import operator
+import types
+from collections.abc import Callable, Coroutine, Generator
+from concurrent.futures import ThreadPoolExecutor
+from types import TracebackType
+from typing import Any, Self
+
+from ..codec import get_codec
+from ..errors import ProtocolError, TransportError
+from ..framing import make_framer
+from ..limits import DEFAULT_LIMITS, Limits
+from ..model.application import ApplicationExceptionType, TApplicationException
+from ..protocol import NEED_DATA, Call, CallRejected, ConnectionClosed, ServerConnection
+from ..rpc.context import REQUEST_VAR
+from ..rpc.dispatch import Dispatcher
+from ..rpc.options import (
+    PROTOCOLS,
+    TRANSPORTS,
+    check_choice,
+    check_positive_int,
+    check_timeout,
+    resolve_service,
+)
+from ..rpc.request import Context, Request, Response
+from ..rpc.service import Service
+from .stream import PAUSE_LIMIT, PAUSE_STOPPING, EngineProtocol, format_address
+
+__all__ = ["AsyncServer", "SYNC_HANDLER_MODES"]
+
+log = logging.getLogger("swordfish.aio.server")
+
+#: ``sync_handlers=`` values: run plain handler methods in threads, or on the loop.
+SYNC_HANDLER_MODES = ("thread", "inline")
+
+_ASYNC, _THREAD, _INLINE, _MISSING = 0, 1, 2, 3
+_NO_ARGS: tuple[Any, ...] = ()
+_NOT_STARTED: Any = object()  # _run_rest: the coroutine has not been stepped yet
+
+
+def _no_args(args: object) -> tuple[Any, ...]:
+    return _NO_ARGS
+
+
+def _args_getter(names: tuple[str, ...]) -> Callable[[object], tuple[Any, ...]]:
+    """A fast ``args -> (positional values...)`` in IDL declaration order."""
+    if not names:
+        return _no_args
+    if len(names) == 1:
+        one = operator.attrgetter(names[0])
+        return lambda args: (one(args),)
+    many = operator.attrgetter(*names)
+    return many
+
+
+_Entry = tuple[int, Callable[..., Any], Callable[[object], tuple[Any, ...]]]
+_MISSING_ENTRY: _Entry = (_MISSING, _no_args, _no_args)
+
+
+async def _as_coroutine(value: Any) -> Any:
+    """An ``async def`` method's result that is not a coroutine: await it, or return it."""
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+@types.coroutine
+def _resume(coro: Coroutine[Any, Any, Any], yielded: Any) -> Generator[Any, Any, Any]:
+    """Continue a coroutine that was stepped once by hand and suspended on ``yielded``.
+
+    The running task receives exactly what the coroutine yields and sends back exactly what
+    the task sends (or throws, e.g. ``CancelledError``), so the coroutine cannot tell that its
+    first step ran outside any task.
+    """
+    while True:
+        try:
+            sent = yield yielded
+        except BaseException as exc:
+            try:
+                yielded = coro.throw(exc)
+            except StopIteration as stop:
+                return stop.value
+        else:
+            try:
+                yielded = coro.send(sent)
+            except StopIteration as stop:
+                return stop.value
+
+
+class _CallState:
+    """One call being handled: answered at most once (by its handler or by its timeout)."""
+
+    __slots__ = ("call", "request", "done", "task", "timer")
+
+    def __init__(self, call: Call, request: Request) -> None:
+        self.call = call
+        self.request = request
+        self.done = False
+        self.task: asyncio.Task[None] | None = None
+        self.timer: asyncio.TimerHandle | None = None
+
+
+class _ServerProtocol(EngineProtocol):
+    """One accepted connection: bytes -> engine -> calls -> handler -> replies."""
+
+    def __init__(self, server: AsyncServer) -> None:
+        super().__init__()
+        self.server = server
+        framer = make_framer(server.transport, server._codec, server.limits)
+        self.engine = ServerConnection(server.spec, server._codec, framer)
+        self.in_flight = 0
+        self.last_active = self.loop.time()
+        self.write_stalled_since: float | None = None
+        self._eof = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._idle_timer: asyncio.TimerHandle | None = None
+
+    # -- asyncio callbacks ---------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        server = self.server
+        server._connection_added(self)
+        if server._stopping:
+            # Accepted in the instant before the listener closed: nothing was read, so
+            # closing it loses nothing.
+            self.close()
+            return
+        if server.idle_timeout is not None:
+            self._idle_timer = self.loop.call_later(server.idle_timeout, self._check_idle)
+        log.debug("accepted %s", self.peer)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+        self.server._connection_gone(self)
+        log.debug("closed %s (%s)", self.peer, exc or "clean")
+
+    def data_received(self, data: bytes) -> None:
+        self.engine.receive_data(data)
+        self.pump()
+
+    def eof_received(self) -> bool:
+        self._eof = True
+        self.engine.receive_data(b"")
+        self.pump()
+        # Keep our half open: replies to calls still running must still be written.
+        return True
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self.write_stalled_since = self.loop.time()
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        self.write_stalled_since = None
+
+    # -- taking calls --------------------------------------------------------------------------
+
+    def pump(self) -> None:
+        """Take calls out of the engine until it needs data or a limit is reached."""
+        server = self.server
+        engine = self.engine
+        while not self.closed:
+            if self.in_flight >= server.max_in_flight_per_connection:
+                self.pause(PAUSE_LIMIT)
+                return
+            if server._in_flight >= server.max_in_flight:
+                self.pause(PAUSE_LIMIT)
+                server._blocked[self] = None
+                return
+            try:
+                event = engine.next_event()
+            except ProtocolError as exc:
+                # Nothing after malformed bytes can be trusted; only this connection pays.
+                log.warning("closing %s: %s", self.peer, exc)
+                self.abort()
+                return
+            if event is NEED_DATA:
+                self.resume(PAUSE_LIMIT)
+                if server._stopping and self.in_flight == 0:
+                    self.close()  # draining: everything received has been answered
+                return
+            if isinstance(event, Call):
+                self._start(event)
+            elif isinstance(event, CallRejected):
+                log.info("%s: rejected %r: %s", self.peer, event.name, event.error)
+                if event.data:
+                    self.write(event.data)
+            elif isinstance(event, ConnectionClosed):
+                if self.in_flight == 0:
+                    self.close()
+                return
+
+    def _start(self, call: Call) -> None:
+        server = self.server
+        self.in_flight += 1
+        server._in_flight += 1
+        method = call.method
+        request = Request(method, call.args, {}, Context(peer=self.peer, seqid=call.seqid))
+        kind, fn, getter = server._entries.get(method.name, _MISSING_ENTRY)
+        if kind == _ASYNC and server.call_timeout is None:
+            # Fast path: run the coroutine's first step right here. Most handlers answer
+            # without waiting, and then no task, timer or call state is ever created.
+            token = REQUEST_VAR.set(request)
+            try:
+                coro = fn(*getter(call.args))
+                if type(coro) is not types.CoroutineType:
+                    coro = _as_coroutine(coro)
+                yielded = coro.send(None)
+            except StopIteration as stop:
+                self._answer(call, server._dispatcher.success(method, stop.value), None)
+                return
+            except Exception as exc:
+                self._answer_failure(call, request, exc)
+                return
+            else:
+                state = _CallState(call, request)
+                task = self.loop.create_task(self._run_rest(state, coro, yielded))
+            finally:
+                REQUEST_VAR.reset(token)
+            self._track(state, task)
+            return
+        state = _CallState(call, request)
+        if server.call_timeout is not None:
+            state.timer = self.loop.call_later(server.call_timeout, self._expire, state)
+        if kind == _ASYNC:
+            token = REQUEST_VAR.set(request)
+            try:
+                coro = fn(*getter(call.args))
+                if type(coro) is not types.CoroutineType:
+                    coro = _as_coroutine(coro)
+                task = self.loop.create_task(self._run_rest(state, coro, _NOT_STARTED))
+            except Exception as exc:
+                self._finish_failure(state, exc)
+                return
+            finally:
+                REQUEST_VAR.reset(token)
+            self._track(state, task)
+        elif kind == _THREAD:
+            future = self.loop.run_in_executor(server._executor, server._service, request)
+            future.add_done_callback(lambda f: self._thread_done(state, f))
+        else:
+            # Inline plain handler, or a missing method (Dispatcher answers UNKNOWN_METHOD).
+            try:
+                response = server._service(request)
+            except Exception as exc:
+                self._finish(state, None, exc)
+            else:
+                self._finish(state, response, None)
+
+    def _track(self, state: _CallState, task: asyncio.Task[None]) -> None:
+        state.task = task
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run_rest(
+        self, state: _CallState, coro: Coroutine[Any, Any, Any], yielded: Any
+    ) -> None:
+        """Drive ``coro`` to its end (``yielded``: what its eager first step yielded, if any)."""
+        dispatcher = self.server._dispatcher
+        try:
+            value = await (coro if yielded is _NOT_STARTED else _resume(coro, yielded))
+        except asyncio.CancelledError:
+            if not state.done:  # not our timeout: the server is being torn down
+                self._finish(
+                    state,
+                    None,
+                    TApplicationException(
+                        f"{state.call.method.name}: cancelled (server shutting down)",
+                        ApplicationExceptionType.INTERNAL_ERROR,
+                    ),
+                )
+            return
+        except Exception as exc:
+            self._finish_failure(state, exc)
+            return
+        self._finish(state, dispatcher.success(state.request.method, value), None)
+
+    def _finish_failure(self, state: _CallState, exc: Exception) -> None:
+        try:
+            response = self.server._dispatcher.failure(state.request, exc)
+        except Exception as mapped:
+            self._finish(state, None, mapped)
+        else:
+            self._finish(state, response, None)
+
+    def _answer_failure(self, call: Call, request: Request, exc: Exception) -> None:
+        try:
+            response = self.server._dispatcher.failure(request, exc)
+        except Exception as mapped:
+            self._answer(call, None, mapped)
+        else:
+            self._answer(call, response, None)
+
+    def _thread_done(self, state: _CallState, future: asyncio.Future[Response]) -> None:
+        if future.cancelled():
+            self._finish(state, None, asyncio.CancelledError())
+            return
+        exc = future.exception()
+        if exc is not None:
+            self._finish(state, None, exc)
+        else:
+            self._finish(state, future.result(), None)
+
+    def _expire(self, state: _CallState) -> None:
+        if state.done:
+            return
+        timeout = self.server.call_timeout
+        self._finish(
+            state,
+            None,
+            TApplicationException(
+                f"{state.call.method.name}: the handler did not answer within {timeout} s",
+                ApplicationExceptionType.INTERNAL_ERROR,
+            ),
+        )
+        if state.task is not None:
+            state.task.cancel()
+
+    # -- answering -----------------------------------------------------------------------------
+
+    def _finish(self, state: _CallState, response: Response, error: BaseException | None) -> None:
+        if state.done:
+            return  # already answered (its timeout fired first)
+        state.done = True
+        if state.timer is not None:
+            state.timer.cancel()
+        self._answer(state.call, response, error)
+
+    def _answer(self, call: Call, response: Response, error: BaseException | None) -> None:
+        """Write the reply to ``call`` (none for oneway) and release its in-flight slot."""
+        if not call.oneway and not self.closed:
+            self.write(self._reply_bytes(call, response, error))
+        self.last_active = self.loop.time()
+        self.in_flight -= 1
+        server = self.server
+        server._in_flight -= 1
+        if server._blocked:
+            server._unblock()
+        if self._pause_reasons & PAUSE_LIMIT or self._eof or server._stopping:
+            self.pump()
+
+    def _reply_bytes(self, call: Call, response: Response, error: BaseException | None) -> bytes:
+        engine = self.engine
+        name = call.method.name
+        if error is None and response is None:
+            error = TApplicationException(
+                f"{name}: the handler returned no result", ApplicationExceptionType.INTERNAL_ERROR
+            )
+        if error is None:
+            assert response is not None
+            try:
+                return engine.send_reply(call, response)
+            except Exception as exc:
+                # The handler returned something the IDL type cannot carry (wrong type, out of
+                # range, required field unset): tell the client rather than hang up on it.
+                log.exception("%s.%s: cannot encode the result", self.server.spec.name, name)
+                error = TApplicationException(
+                    f"cannot encode the result of {name}: {exc}",
+                    ApplicationExceptionType.INTERNAL_ERROR,
+                )
+        if not isinstance(error, TApplicationException):
+            # Dispatcher maps handler errors; this is a failure outside it (the thread pool
+            # was shut down, a Service handler raised something odd).
+            log.error("%s.%s failed", self.server.spec.name, name, exc_info=error)
+            error = TApplicationException(
+                f"{type(error).__name__}: {error}", ApplicationExceptionType.INTERNAL_ERROR
+            )
+        return engine.send_exception(call, error)
+
+    # -- timeouts and shutdown ---------------------------------------------------------------
+
+    def _check_idle(self) -> None:
+        self._idle_timer = None
+        idle = self.server.idle_timeout
+        if self.closed or idle is None:
+            return
+        now = self.loop.time()
+        stalled = self.write_stalled_since
+        if stalled is not None and now - stalled >= idle:
+            log.info("closing %s: it has not read our replies for %.1f s", self.peer, idle)
+            self.abort()
+            return
+        if self.in_flight == 0 and now - self.last_active >= idle:
+            log.debug("closing idle connection %s", self.peer)
+            self.close()
+            return
+        # Busy, or active recently: look again when it could next be idle.
+        due = self.last_active + idle if self.in_flight == 0 else now + idle
+        if stalled is not None:
+            due = min(due, stalled + idle)
+        self._idle_timer = self.loop.call_at(max(due, now + 0.001), self._check_idle)
+
+    def begin_drain(self) -> None:
+        """Server stop: take no more bytes; answer what was received, then close."""
+        self.pause(PAUSE_STOPPING)
+        self.pump()
+
+    def cancel_tasks(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+
+
+class AsyncServer:
+    """An asyncio Thrift server for one service and handler (see the module docstring).
+
+    Create it, then ``await server.start()`` (binds and listens; ``port=0`` picks a free port,
+    read it from ``.port``) or ``await server.serve_forever()``; ``await server.stop()`` drains.
+    ``make_aio_server`` does the first two steps.
+
+    handler: an object with one method per IDL method (``async def`` or plain; see
+        ``Dispatcher`` for how results and exceptions map), or a sync
+        ``Service[Request, Response]`` used as the terminal (run like a plain method).
+    max_in_flight: calls running at once in this server; max_in_flight_per_connection: on
+        one connection. Beyond either, the connection stops reading until a call finishes.
+    handler_threads: size of the thread pool for plain handler methods.
+    sync_handlers: "thread" (default) or "inline" (run plain methods on the loop).
+    idle_timeout: seconds before a connection with nothing in flight is closed (``None`` =
+        never). call_timeout: seconds one handler call may take (``None`` = no limit).
+    """
+
+    def __init__(
+        self,
+        service: object,
+        handler: object,
+        host: str = "127.0.0.1",
+        port: int = 9090,
+        *,
+        protocol: str = "binary",
+        transport: str = "buffered",
+        limits: Limits | None = None,
+        max_in_flight: int = 10_000,
+        max_in_flight_per_connection: int = 128,
+        handler_threads: int = 16,
+        sync_handlers: str = "thread",
+        idle_timeout: float | None = 60.0,
+        call_timeout: float | None = None,
+        backlog: int = 1024,
+        reuse_port: bool = False,
+    ) -> None:
+        self.spec = resolve_service(service)
+        self.handler = handler
+        self.host_arg = host
+        self.port_arg = port
+        self.protocol = check_choice("protocol", protocol, PROTOCOLS)
+        self.transport = check_choice("transport", transport, TRANSPORTS)
+        self.sync_handlers = check_choice("sync_handlers", sync_handlers, SYNC_HANDLER_MODES)
+        self.max_in_flight = check_positive_int("max_in_flight", max_in_flight)
+        self.max_in_flight_per_connection = check_positive_int(
+            "max_in_flight_per_connection", max_in_flight_per_connection
+        )
+        self.handler_threads = check_positive_int("handler_threads", handler_threads)
+        self.idle_timeout = check_timeout("idle_timeout", idle_timeout)
+        self.call_timeout = check_timeout("call_timeout", call_timeout)
+        self.backlog = check_positive_int("backlog", backlog)
+        self.reuse_port = reuse_port
+        self.limits = limits or DEFAULT_LIMITS
+        self._codec = get_codec(self.protocol, self.limits)
+
+        # The terminal: a sync Service handler as it is, else the shared Dispatcher. Each
+        # method is classified once (async / thread / inline) instead of on every call.
+        self._dispatcher = Dispatcher(self.spec, handler)
+        self._service: Service[Request, Response] | Dispatcher
+        self._entries: dict[str, _Entry] = {}
+        plain = _INLINE if self.sync_handlers == "inline" else _THREAD
+        if isinstance(handler, Service):
+            self._service = handler
+            for name in self.spec.methods:
+                self._entries[name] = (plain, _no_args, _no_args)
+        else:
+            self._service = self._dispatcher
+            for name, method in self.spec.methods.items():
+                fn = getattr(handler, method.name, None)
+                if not callable(fn):
+                    continue  # _MISSING: the Dispatcher answers UNKNOWN_METHOD
+                is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+                    getattr(fn, "__call__", None)  # noqa: B004 - async callable objects
+                )
+                getter = _args_getter(tuple(method.arg_names))
+                self._entries[name] = (_ASYNC, fn, getter) if is_async else (plain, fn, getter)
+
+        self._executor: ThreadPoolExecutor | None = None
+        self._aserver: asyncio.Server | None = None
+        self._conns: set[_ServerProtocol] = set()
+        self._blocked: dict[_ServerProtocol, None] = {}  # insertion-ordered: fair wake-up
+        self._in_flight = 0
+        self._stopping = False
+        self._stopped: asyncio.Event | None = None
+        self._no_conns: asyncio.Event | None = None
+        self._address: tuple[Any, ...] = (host, port)
+
+    # -- public surface ----------------------------------------------------------------------
+
+    @property
+    def host(self) -> str:
+        return str(self._address[0])
+
+    @property
+    def port(self) -> int:
+        """The bound port (the real one once started with ``port=0``)."""
+        return int(self._address[1])
+
+    @property
+    def connections(self) -> int:
+        """Connections open right now."""
+        return len(self._conns)
+
+    @property
+    def in_flight(self) -> int:
+        """Calls being handled right now, over all connections."""
+        return self._in_flight
+
+    @property
+    def serving(self) -> bool:
+        return self._aserver is not None and not self._stopping
+
+    async def start(self) -> Self:
+        """Bind and listen; calls are served from now on (the loop serves them)."""
+        if self._aserver is not None:
+            raise RuntimeError("this server was already started")
+        if self._stopping:
+            raise RuntimeError("this server was stopped")
+        loop = asyncio.get_running_loop()
+        self._stopped = asyncio.Event()
+        self._no_conns = asyncio.Event()
+        self._no_conns.set()
+        if self.sync_handlers == "thread":
+            self._executor = ThreadPoolExecutor(
+                self.handler_threads, thread_name_prefix="swordfish-aio-handler"
+            )
+        address = format_address((self.host_arg, self.port_arg))
+        try:
+            self._aserver = await loop.create_server(
+                lambda: _ServerProtocol(self),
+                self.host_arg,
+                self.port_arg,
+                backlog=self.backlog,
+                reuse_address=True,
+                reuse_port=self.reuse_port or None,
+            )
+        except OSError as exc:
+            if self._executor is not None:
+                self._executor.shutdown(wait=False)
+            raise TransportError(f"listen on {address} failed: {exc}") from exc
+        sockets = self._aserver.sockets
+        if sockets:
+            self._address = sockets[0].getsockname()
+        log.info(
+            "serving %s on %s (asyncio, protocol=%s, transport=%s)",
+            self.spec.name,
+            format_address(self._address),
+            self.protocol,
+            self.transport,
+        )
+        return self
+
+    async def serve_forever(self) -> None:
+        """Start if needed, then serve until ``stop()`` has finished."""
+        if self._aserver is None:
+            await self.start()
+        assert self._stopped is not None
+        await self._stopped.wait()
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Stop accepting, answer calls already received (up to ``timeout`` s), close all.
+
+        Idempotent; a second caller waits for the first one's stop to finish.
+        """
+        if self._stopping:
+            if self._stopped is not None:
+                await self._stopped.wait()
+            return
+        self._stopping = True
+        if self._aserver is None:
+            return
+        log.info("stopping %s on %s", self.spec.name, format_address(self._address))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        self._aserver.close()
+        for conn in list(self._conns):
+            conn.begin_drain()
+        assert self._no_conns is not None
+        try:
+            async with asyncio.timeout_at(deadline):
+                await self._no_conns.wait()
+        except TimeoutError:
+            log.warning("stop: calls still running after %.1f s; closing connections", timeout)
+        for conn in list(self._conns):
+            conn.abort()
+            conn.cancel_tasks()
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+        await asyncio.sleep(0)  # let aborted transports report connection_lost
+        assert self._stopped is not None
+        self._stopped.set()
+
+    async def __aenter__(self) -> Self:
+        if self._aserver is None:
+            await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    def __repr__(self) -> str:
+        return (
+            f"<AsyncServer {self.spec.name} {format_address(self._address)} "
+            f"protocol={self.protocol} transport={self.transport}>"
+        )
+
+    # -- bookkeeping -----------------------------------------------------------------------
+
+    def _connection_added(self, conn: _ServerProtocol) -> None:
+        self._conns.add(conn)
+        if self._no_conns is not None:
+            self._no_conns.clear()
+
+    def _connection_gone(self, conn: _ServerProtocol) -> None:
+        self._conns.discard(conn)
+        self._blocked.pop(conn, None)
+        if not self._conns and self._no_conns is not None:
+            self._no_conns.set()
+
+    def _unblock(self) -> None:
+        """A call finished: let connections paused on the server-wide limit take calls."""
+        while self._blocked and self._in_flight < self.max_in_flight:
+            conn = next(iter(self._blocked))
+            del self._blocked[conn]
+            conn.pump()
