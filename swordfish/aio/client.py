@@ -60,7 +60,7 @@ from ..rpc.options import (
     resolve_service,
 )
 from ..rpc.request import Response
-from ..rpc.stub import StubMethod, unwrap
+from ..rpc.stub import MethodTable, unwrap
 from .stream import EngineProtocol, format_address, open_connection
 
 __all__ = ["AsyncClient", "AsyncClientPool", "AsyncStub"]
@@ -70,35 +70,14 @@ _UNSET: Any = object()
 Invoke = Callable[[MethodSpec, Struct], Awaitable[Any]]
 
 
-class AsyncStub:
+class AsyncStub(MethodTable):
     """Attribute access yields remote methods whose calls are awaited: ``await stub.add(1, 2)``.
 
     The same ``StubMethod`` as the sync stub (argument checks, signature, docs); only the
     invoke function differs, and it returns a coroutine.
     """
 
-    __slots__ = ("_sf_methods", "_sf_spec")
-
-    def __init__(self, spec: ServiceSpec, invoke: Invoke) -> None:
-        self._sf_spec = spec
-        self._sf_methods = {name: StubMethod(m, invoke) for name, m in spec.methods.items()}
-
-    def __getattr__(self, name: str) -> StubMethod:
-        try:
-            methods = object.__getattribute__(self, "_sf_methods")
-        except AttributeError:
-            raise AttributeError(name) from None
-        try:
-            return methods[name]  # type: ignore[no-any-return]
-        except KeyError:
-            spec = object.__getattribute__(self, "_sf_spec")
-            raise AttributeError(f"service {spec.name} has no method {name!r}") from None
-
-    def __dir__(self) -> list[str]:
-        return sorted(self._sf_methods)
-
-    def __repr__(self) -> str:
-        return f"<AsyncStub {self._sf_spec.name}: {', '.join(self._sf_methods)}>"
+    __slots__ = ()
 
 
 class _ClientProtocol(EngineProtocol):

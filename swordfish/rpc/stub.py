@@ -21,7 +21,7 @@ from ..model.struct import Struct
 from .request import Context, Request, Response
 from .service import Service
 
-__all__ = ["Stub", "StubMethod", "build_args", "unwrap"]
+__all__ = ["MethodTable", "Stub", "StubMethod", "build_args", "unwrap"]
 
 
 def build_args(method: MethodSpec, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Struct:
@@ -99,37 +99,20 @@ class StubMethod:
         return f"<remote method {self.method.service}.{self.method.name}>"
 
 
-class Stub:
-    """Attribute access yields remote methods: ``stub.add(1, 2)``.
+class MethodTable:
+    """Attribute access yields remote methods; the base of the sync and async stubs.
 
-    service: where requests go (a driver's terminal service, usually wrapped in filters).
-    make_context: builds each call's ``Context`` (the driver sets its deadline there).
+    Method lookups go through ``__getattr__`` (reached only when normal lookup fails), so IDL
+    method names never collide with the stub's own ``_sf_``-prefixed slots.
     """
 
-    __slots__ = ("_sf_make_context", "_sf_methods", "_sf_service", "_sf_spec")
+    __slots__ = ("_sf_methods", "_sf_spec")
 
-    def __init__(
-        self,
-        spec: ServiceSpec,
-        service: Service[Request, Response],
-        *,
-        make_context: Callable[[MethodSpec], Context] | None = None,
-    ) -> None:
+    def __init__(self, spec: ServiceSpec, invoke: Callable[[MethodSpec, Struct], Any]) -> None:
         self._sf_spec = spec
-        self._sf_service = service
-        self._sf_make_context = make_context
-        self._sf_methods = {
-            name: StubMethod(m, self._sf_invoke) for name, m in spec.methods.items()
-        }
-
-    def _sf_invoke(self, method: MethodSpec, args: Struct) -> Any:
-        make = self._sf_make_context
-        context = make(method) if make is not None else Context()
-        request = Request(method, args, {}, context)
-        return unwrap(method, self._sf_service(request))
+        self._sf_methods = {name: StubMethod(m, invoke) for name, m in spec.methods.items()}
 
     def __getattr__(self, name: str) -> StubMethod:
-        # Only reached when normal lookup fails, i.e. for IDL method names.
         try:
             methods = object.__getattribute__(self, "_sf_methods")
         except AttributeError:
@@ -144,4 +127,31 @@ class Stub:
         return sorted(self._sf_methods)
 
     def __repr__(self) -> str:
-        return f"<Stub {self._sf_spec.name}: {', '.join(self._sf_methods)}>"
+        return f"<{type(self).__name__} {self._sf_spec.name}: {', '.join(self._sf_methods)}>"
+
+
+class Stub(MethodTable):
+    """Attribute access yields remote methods: ``stub.add(1, 2)``.
+
+    service: where requests go (a driver's terminal service, usually wrapped in filters).
+    make_context: builds each call's ``Context`` (the driver sets its deadline there).
+    """
+
+    __slots__ = ("_sf_make_context", "_sf_service")
+
+    def __init__(
+        self,
+        spec: ServiceSpec,
+        service: Service[Request, Response],
+        *,
+        make_context: Callable[[MethodSpec], Context] | None = None,
+    ) -> None:
+        self._sf_service = service
+        self._sf_make_context = make_context
+        super().__init__(spec, self._sf_invoke)
+
+    def _sf_invoke(self, method: MethodSpec, args: Struct) -> Any:
+        make = self._sf_make_context
+        context = make(method) if make is not None else Context()
+        request = Request(method, args, {}, context)
+        return unwrap(method, self._sf_service(request))
