@@ -16,26 +16,35 @@ PY     := $(BIN)/python
 STAMPS := $(VENV)/.stamps
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test check pytest thrift-compiler clean
+.PHONY: help demo test check pytest thrift-compiler fuzz clean
 
 help:
 	@echo "make demo    run the calculator demo (server + client over loopback)"
 	@echo "make test    install test dependencies, run 'make check', then the whole test suite"
 	@echo "make check   ruff check, ruff format --check, mypy (strict), import contracts"
+	@echo "make fuzz    fuzz the C codecs with atheris (FUZZ_SECONDS=300 by default)"
 	@echo "make clean   remove .venv and caches"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMPS)/install: pyproject.toml | $(PY)
+$(STAMPS)/install: pyproject.toml setup.py | $(PY)
 	$(PY) -m pip install --quiet -e .
 	@mkdir -p $(STAMPS) && touch $@
 
-$(STAMPS)/install-test: pyproject.toml | $(PY)
+$(STAMPS)/install-test: pyproject.toml setup.py | $(PY)
 	$(PY) -m pip install --quiet -e '.[test]'
 	@mkdir -p $(STAMPS) && touch $@ $(STAMPS)/install
 
-demo: $(STAMPS)/install
+# The C accelerator (swordfish._speedups): pip builds it on install; this stamp rebuilds it in
+# place whenever a C source, the header or setup.py changes, warnings as errors.
+C_SOURCES := $(wildcard swordfish/_speedups/*.c swordfish/_speedups/*.h) setup.py
+
+$(STAMPS)/ext: $(C_SOURCES) | $(PY)
+	SWORDFISH_STRICT_BUILD=1 $(PY) setup.py --quiet build_ext --inplace
+	@mkdir -p $(STAMPS) && touch $@
+
+demo: $(STAMPS)/install $(STAMPS)/ext
 	$(PY) -m examples.calc.demo
 
 # The interop tests generate Apache Thrift code with Debian's `thrift` compiler. Install it
@@ -51,19 +60,25 @@ thrift-compiler:
 	         "Apache interop tests will skip (and fail under CI=true)" >&2; \
 	fi
 
-check: $(STAMPS)/install-test
+check: $(STAMPS)/install-test $(STAMPS)/ext
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 	$(PY) scripts/check_contracts.py
 
-pytest: $(STAMPS)/install-test thrift-compiler
+pytest: $(STAMPS)/install-test $(STAMPS)/ext thrift-compiler
 	$(PY) -m pytest
 
-test: $(STAMPS)/install-test thrift-compiler
+test: $(STAMPS)/install-test $(STAMPS)/ext thrift-compiler
 	$(MAKE) check
 	$(PY) -m pytest
 
+# Longer coverage-guided fuzzing of the C codecs than the bounded run inside `make test`.
+FUZZ_SECONDS ?= 300
+fuzz: $(STAMPS)/install-test $(STAMPS)/ext
+	$(PY) tests/fuzz/atheris_codecs.py -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048
+
 clean:
 	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -f swordfish/_speedups*.so
