@@ -42,6 +42,9 @@ PAUSE_BACKPRESSURE = 1  # our writes are not being read by the peer
 PAUSE_LIMIT = 2  # too many calls in flight (connection or server)
 PAUSE_STOPPING = 4  # the server is draining: no new calls
 
+#: Queued writes that trigger an immediate flush instead of waiting for the loop iteration.
+FLUSH_BATCH = 32
+
 
 def format_address(address: object) -> str:
     """``"host:port"`` (``"[::1]:port"`` for IPv6) for logs and errors."""
@@ -121,7 +124,13 @@ class EngineProtocol(asyncio.Protocol):
         """Queue ``data``; everything queued in this loop iteration goes out in one write."""
         if self.closed:
             return
-        self._out.append(data)
+        out = self._out
+        out.append(data)
+        if len(out) >= FLUSH_BATCH:
+            # A long burst of answers: let the first ones leave now, so the peer can send
+            # more work while we finish the rest (keeps a pipelined connection busy).
+            self.flush()
+            return
         if not self._flush_scheduled:
             self._flush_scheduled = True
             self.loop.call_soon(self.flush)

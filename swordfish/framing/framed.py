@@ -6,10 +6,14 @@ hostile prefix is refused before any body byte is buffered.
 
 from __future__ import annotations
 
+import struct
+
 from ..errors import LimitExceeded, LocalProtocolError, RemoteProtocolError
 from ..limits import DEFAULT_LIMITS, Limits
 
 __all__ = ["FramedFramer"]
+
+_LENGTH = struct.Struct(">i")
 
 
 class FramedFramer:
@@ -19,6 +23,7 @@ class FramedFramer:
 
     def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
         self._limits = limits
+        self._max_frame_size = limits.max_frame_size
         self._buf = bytearray()
         self._pos = 0
 
@@ -28,32 +33,27 @@ class FramedFramer:
             self._pos = 0
         self._buf += data
 
-    def _check_prefix(self) -> int | None:
-        if len(self._buf) - self._pos < 4:
+    def next_message(self) -> bytes | None:
+        buf = self._buf
+        pos = self._pos
+        if len(buf) - pos < 4:
             return None
-        length = int.from_bytes(self._buf[self._pos : self._pos + 4], "big", signed=True)
+        (length,) = _LENGTH.unpack_from(buf, pos)
         if length < 0:
             raise RemoteProtocolError(f"negative frame length {length}")
-        if length > self._limits.max_frame_size:
+        if length > self._max_frame_size:
             raise LimitExceeded(
-                f"frame of {length} bytes exceeds max_frame_size "
-                f"({self._limits.max_frame_size} bytes)"
+                f"frame of {length} bytes exceeds max_frame_size ({self._max_frame_size} bytes)"
             )
-        return length
-
-    def next_message(self) -> bytes | None:
-        length = self._check_prefix()
-        if length is None:
-            return None
-        start = self._pos + 4
+        start = pos + 4
         end = start + length
-        if len(self._buf) < end:
+        if len(buf) < end:
             return None
-        message = bytes(self._buf[start:end])
+        message = bytes(buf[start:end])
+        if end > 65536 and end * 2 > len(buf):
+            del buf[:end]
+            end = 0
         self._pos = end
-        if self._pos > 65536 and self._pos * 2 > len(self._buf):
-            del self._buf[: self._pos]
-            self._pos = 0
         return message
 
     def wrap(self, payload: bytes) -> bytes:
@@ -62,7 +62,7 @@ class FramedFramer:
                 f"outgoing message of {len(payload)} bytes exceeds max_frame_size "
                 f"({self._limits.max_frame_size} bytes)"
             )
-        return len(payload).to_bytes(4, "big") + payload
+        return _LENGTH.pack(len(payload)) + payload
 
     @property
     def buffered(self) -> int:

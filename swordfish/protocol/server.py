@@ -31,6 +31,7 @@ class ServerConnection:
         self._state = ConnState.OPEN
         self._eof = False
         self._error: ProtocolError | None = None
+        self._method: MethodSpec | None = None
 
     @property
     def state(self) -> ConnState:
@@ -52,10 +53,11 @@ class ServerConnection:
         return error
 
     def _resolve(self, name: str, mtype: MessageType) -> type[Struct] | None:
-        if mtype not in (MessageType.CALL, MessageType.ONEWAY):
+        # Remembered for next_event, which would otherwise look the method up a second time.
+        self._method = spec = self.service.methods.get(name)
+        if spec is None or mtype not in (MessageType.CALL, MessageType.ONEWAY):
             return None
-        spec = self.service.methods.get(name)
-        return spec.args if spec is not None else None
+        return spec.args
 
     def next_event(self) -> Call | CallRejected | ConnectionClosed | _NeedData:
         """The next call, a call answered by the engine, ``ConnectionClosed``, or NEED_DATA."""
@@ -93,7 +95,7 @@ class ServerConnection:
                 f"expected a call, got message type {int(mtype)}",
                 reply=True,
             )
-        spec = self.service.methods.get(name)
+        spec = self._method
         if spec is None:
             return self._reject(
                 seqid,
