@@ -204,12 +204,17 @@ PyObject *sf_finish_struct(StructPlan *p, PyObject **vals) {
         }
     }
     PyTypeObject *tp = p->cls;
-    if (p->plain_new)
+    /* Checked on every call, not cached in the plan: __new__ can be assigned later, and
+     * object.__new__ refuses abstract classes (Python's cls.__new__(cls) does too). */
+    if (tp->tp_new == PyBaseObject_Type.tp_new && !(tp->tp_flags & Py_TPFLAGS_IS_ABSTRACT))
         obj = tp->tp_alloc(tp, 0);
     else
         obj = tp->tp_new(tp, sf_empty_tuple, NULL);
     if (obj == NULL)
         goto fail;
+    /* A user __new__ may return anything: the slot offsets are only valid for tp itself;
+     * any other object gets plain attribute assignment, as in the Python codec. */
+    const int direct = Py_TYPE(obj) == tp;
     for (Py_ssize_t i = 0; i < n; i++) {
         FieldInfo *f = &p->fields[i];
         PyObject *v = vals[i];
@@ -218,13 +223,14 @@ PyObject *sf_finish_struct(StructPlan *p, PyObject **vals) {
             v = Py_None;
             Py_INCREF(v);
         }
-        if (f->offset > 0) {
+        if (direct && f->offset > 0) {
             PyObject **slot = (PyObject **)((char *)obj + f->offset);
             PyObject *old = *slot;
             *slot = v;
             Py_XDECREF(old);
         } else {
-            int r = PyObject_GenericSetAttr(obj, f->name, v);
+            int r = direct ? PyObject_GenericSetAttr(obj, f->name, v)
+                           : PyObject_SetAttr(obj, f->name, v);
             Py_DECREF(v);
             if (r < 0) {
                 for (Py_ssize_t j = i + 1; j < n; j++)

@@ -670,12 +670,17 @@ static int write_map(OutBuf *b, TypeInfo *t, PyObject *v) {
         ob_byte(b, (unsigned char)(t->key->ctype << 4 | t->value->ctype)) < 0)
         goto done;
     if (is_dict) {
-        Py_ssize_t pos = 0;
+        Py_ssize_t pos = 0, count = 0;
         PyObject *k, *x;
-        while (PyDict_Next(items, &pos, &k, &x))
-            if (write_pair(b, t, k, x) < 0)
+        while (PyDict_Next(items, &pos, &k, &x)) {
+            /* See binary.c: the header's count is the most pairs we may write. */
+            if (++count > n || write_pair(b, t, k, x) < 0) {
+                if (count > n)
+                    sf_bad_value("dict changed during encoding");
                 goto done;
-        if (PyDict_GET_SIZE(items) != n) {
+            }
+        }
+        if (PyDict_GET_SIZE(items) != n || count != n) {
             sf_bad_value("dict changed size during encoding");
             goto done;
         }
@@ -756,11 +761,12 @@ int cpt_write_struct(OutBuf *b, StructPlan *p, PyObject *obj) {
     if (sf_enter_encode() < 0)
         return -1;
     int rc = -1;
+    const int direct = Py_TYPE(obj) == p->cls;
     if (p->is_union) {
         int set = 0;
         for (Py_ssize_t i = 0; i < p->nfields; i++) {
             PyObject *tmp = NULL;
-            PyObject *v = sf_get_field(obj, &p->fields[i], &tmp);
+            PyObject *v = sf_get_field(obj, &p->fields[i], &tmp, direct);
             if (v == NULL)
                 goto done;
             set += v != Py_None;
@@ -775,7 +781,7 @@ int cpt_write_struct(OutBuf *b, StructPlan *p, PyObject *obj) {
     for (Py_ssize_t i = 0; i < p->nfields; i++) {
         FieldInfo *f = &p->fields[i];
         PyObject *tmp = NULL;
-        PyObject *v = sf_get_field(obj, f, &tmp);
+        PyObject *v = sf_get_field(obj, f, &tmp, direct);
         if (v == NULL)
             goto done;
         if (v == Py_None) {

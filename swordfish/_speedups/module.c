@@ -30,10 +30,11 @@ PyObject *sf_helper(const char *module, const char *name) {
             v = PyObject_GetAttrString(mod, name);
             Py_DECREF(mod);
             if (v != NULL) {
-                int r = PyDict_SetItem(helper_cache, key, v);
+                /* setdefault: never replace an entry another thread's borrowed pointer
+                 * may still be using (the import above can switch threads). */
+                PyObject *kept = PyDict_SetDefault(helper_cache, key, v);
                 Py_DECREF(v); /* the cache keeps it */
-                if (r < 0)
-                    v = NULL;
+                v = kept;
             }
         }
     }
@@ -421,6 +422,8 @@ static PyObject *codec_encode_message(CodecObject *self, PyObject *const *args,
     const char *nb = PyUnicode_AsUTF8AndSize(name, &nlen);
     if (nb == NULL)
         goto fail;
+    if (nlen > SF_MAX_I32) /* the length must fit the i32/varint header */
+        goto refuse;
     StructPlan *p = sf_plan_for((PyObject *)Py_TYPE(body));
     if (p == NULL)
         goto fail;
@@ -482,9 +485,14 @@ static PyObject *message_type_member(int mtype) {
         PyObject *mt = sf_helper("swordfish.model.ttype", "MessageType");
         if (mt == NULL)
             return NULL;
-        members[mtype] = PyObject_CallFunction(mt, "i", mtype);
-        if (members[mtype] == NULL)
+        PyObject *m = PyObject_CallFunction(mt, "i", mtype);
+        if (m == NULL)
             return NULL;
+        /* The call runs Python code: another thread may have filled the slot meanwhile. */
+        if (members[mtype] == NULL)
+            members[mtype] = m;
+        else
+            Py_DECREF(m);
     }
     Py_INCREF(members[mtype]);
     return members[mtype];

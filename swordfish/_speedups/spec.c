@@ -237,7 +237,6 @@ static int fill_plan(StructPlan *p, PyObject *cls, PyObject *pending) {
     if (kind == -1 && PyErr_Occurred())
         return -1;
     p->is_union = kind == 1;
-    p->plain_new = tp->tp_new == PyBaseObject_Type.tp_new;
     PyObject *fields = PyObject_GetAttrString(p->spec, "fields");
     if (fields == NULL)
         return -1;
@@ -365,7 +364,6 @@ static StructPlan *compile_plan(PyObject *cls, PyObject *pending) {
     p->spec = NULL;
     p->name = NULL;
     p->is_union = 0;
-    p->plain_new = 0;
     p->nfields = 0;
     p->fields = NULL;
     p->nlookup = 0;

@@ -67,7 +67,6 @@ struct StructPlan {
     PyObject *spec;       /* keeps every referenced struct class (and its plan) alive */
     PyObject *name;       /* cls.__name__ */
     int is_union;
-    int plain_new;        /* tp_new is object.__new__: tp_alloc is enough */
     Py_ssize_t nfields;
     FieldInfo *fields;
     int nlookup;          /* lookup[key16] = field index for key16 < nlookup */
@@ -188,9 +187,14 @@ PyObject *sf_as_items(PyObject *v);
 PyObject *sf_uuid_bytes(PyObject *v);
 int sf_bad_value(const char *what);
 
-/* Read the value of field f of obj: borrowed (NULL with an exception when unset). */
-static inline PyObject *sf_get_field(PyObject *obj, const FieldInfo *f, PyObject **tmp) {
-    if (f->offset > 0) {
+/* Read the value of field f of obj: borrowed (NULL with an exception when unset), or a new
+ * reference in *tmp. `direct` must be true only when Py_TYPE(obj) is exactly the plan's class:
+ * the slot offsets were validated against that class's layout, and anything else that passes
+ * isinstance() (a subclass, an object whose __class__ property lies, a class that copied the
+ * plan attribute) is read through getattr, as the Python codec does. */
+static inline PyObject *sf_get_field(PyObject *obj, const FieldInfo *f, PyObject **tmp,
+                                     int direct) {
+    if (direct && f->offset > 0) {
         PyObject *v = *(PyObject **)((char *)obj + f->offset);
         if (v == NULL)
             PyErr_SetObject(PyExc_AttributeError, f->name);

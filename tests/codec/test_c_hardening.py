@@ -323,3 +323,259 @@ def test_no_leaks_over_many_cycles(proto: str) -> None:
     finally:
         tracemalloc.stop()
     assert after - before < 64 * 1024, f"traced memory grew {after - before} bytes"
+
+
+# --------------------------------------------------------------------------------------------
+# Objects and classes that lie about their layout (regressions: each of these crashed the
+# interpreter or produced malformed bytes before the C codec stopped trusting them).
+# --------------------------------------------------------------------------------------------
+
+
+def _py(proto: str) -> Any:
+    return codec_mod.BinaryCodecPy if proto == "binary" else codec_mod.CompactCodecPy
+
+
+class _FakeInner:
+    """Passes isinstance(x, Inner) through a lying __class__, with a different layout."""
+
+    __slots__ = ()
+    num = 5
+    text = "fake"
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:
+        return Inner
+
+
+class _InnerWithProperty(Inner):
+    """A subclass that computes a field: the Python codec reads it through getattr."""
+
+    __slots__ = ()
+
+    @property  # type: ignore[misc]
+    def text(self) -> str:
+        return "computed"
+
+
+@proto_param
+def test_struct_value_with_lying_class_is_read_through_getattr(proto: str) -> None:
+    fake = _FakeInner()
+    assert isinstance(fake, Inner)
+    obj = AllTypes(a_struct=fake)
+    expected = _py(proto)().encode_struct(obj)
+    assert _c(proto)().encode_struct(obj) == expected
+    assert _c(proto)().encode_struct(Containers(structs=[fake, fake])) == _py(
+        proto
+    )().encode_struct(Containers(structs=[fake, fake]))
+
+
+@proto_param
+def test_struct_value_of_a_subclass_is_read_through_getattr(proto: str) -> None:
+    sub = _InnerWithProperty.__new__(_InnerWithProperty)
+    object.__setattr__(sub, "num", 3)
+    obj = AllTypes(a_struct=sub)
+    expected = _py(proto)().encode_struct(obj)
+    assert b"computed" in expected
+    assert _c(proto)().encode_struct(obj) == expected
+
+
+@proto_param
+def test_copied_plan_attribute_on_another_class_is_not_trusted(proto: str) -> None:
+    codec = _c(proto)()
+    codec.encode_struct(AllTypes())  # compile and publish AllTypes' plan
+
+    class Other:
+        __slots__ = ("x",)
+        __thrift_spec__ = AllTypes.__thrift_spec__
+        _sf_init = AllTypes._sf_init
+        _sf_names = AllTypes._sf_names
+        _sf_cplan = AllTypes.__dict__["_sf_cplan"]
+
+        def __getattr__(self, name: str) -> Any:
+            return None
+
+    other = Other()
+    other.x = 1
+    # Slot offsets of AllTypes must not be applied to an Other instance (no crash).
+    assert codec.encode_struct(other) == codec.encode_struct(AllTypes())
+
+
+@proto_param
+@pytest.mark.parametrize("returns", ["int", "foreign", "late"])
+def test_decode_with_new_returning_another_object(proto: str, returns: str) -> None:
+    from .specs import T, define
+
+    W = define("W", [(1, "a", T.I32), (2, "b", T.STRING)])
+    data = _py(proto)().encode_struct(W(a=1, b="hi"))
+
+    class Foreign:
+        pass
+
+    if returns == "late":
+        _c(proto)().decode_struct(W, data)  # plan compiled before __new__ is replaced
+
+    def new(cls: type, *args: Any) -> Any:
+        return 7 if returns == "int" else Foreign()
+
+    W.__new__ = new  # type: ignore[method-assign,assignment]
+    outcomes = []
+    for impl in (_py(proto)(), _c(proto)()):
+        try:
+            r = impl.decode_struct(W, data)
+            outcomes.append((type(r), vars(r)))
+        except Exception as exc:  # noqa: BLE001 - compared between the twins
+            outcomes.append((type(exc), str(exc)))
+    assert outcomes[0] == outcomes[1]
+    if returns == "int":
+        assert outcomes[1][0] is AttributeError
+    else:
+        assert outcomes[1] == (Foreign, {"a": 1, "b": "hi"})
+
+
+@proto_param
+def test_map_mutated_during_encoding_never_yields_malformed_bytes(proto: str) -> None:
+    from .specs import T, define
+
+    M = define("M", [(1, "m", T.map(T.STRING, T.I32)), (2, "z", T.I32)])
+    d: dict[str, Any] = {}
+
+    class Mutating:
+        done = False
+
+        def __index__(self) -> int:
+            if not Mutating.done:
+                Mutating.done = True
+                del d["a"]  # same size afterwards, but one more entry to iterate
+                d["d"] = 4
+            return 1
+
+    d.update(a=Mutating(), b=2, c=3)
+    codec = _c(proto)()
+    try:
+        out = codec.encode_struct(M(m=d, z=9))
+    except LocalProtocolError:
+        return
+    # If bytes come back at all they must be a valid encoding.
+    codec.decode_struct(M, out)
+
+
+@proto_param
+def test_resolver_and_default_failures_match_python(proto: str) -> None:
+    from .specs import T, define
+
+    class NoCopy:
+        def __deepcopy__(self, memo: Any) -> Any:
+            raise RuntimeError("no copy")
+
+        def __eq__(self, other: object) -> bool:
+            return False
+
+        __hash__ = None  # type: ignore[assignment]
+
+    D = define("D", [(1, "a", T.I32), (2, "b", T.list(T.I32))])
+    D._sf_init = (("a", None, False), ("b", NoCopy(), True))  # a default deepcopy refuses
+    body = _py(proto)().encode_struct(Inner(1, "x"))
+    msg = _py(proto)().encode_message("m", MessageType.CALL, 1, Inner(1, "x"))
+
+    def boom(name: str, mtype: Any) -> Any:
+        raise KeyError("resolver failed")
+
+    cases = [
+        lambda c: c.decode_struct(D, _py(proto)().encode_struct(Inner(num=1))),
+        lambda c: c.decode_message(msg, boom),
+        lambda c: c.decode_message(msg, lambda n, t: 42),
+        lambda c: c.decode_message(msg, lambda n, t: int),
+        lambda c: c.decode_message(msg, lambda n, t: Containers),
+        lambda c: c.decode_struct(Containers, body),
+    ]
+    for case in cases:
+        results = []
+        for impl in (_py(proto)(), _c(proto)()):
+            try:
+                results.append(("ok", case(impl)))
+            except Exception as exc:  # noqa: BLE001 - compared between the twins
+                results.append((type(exc), str(exc)))
+        assert results[0] == results[1]
+
+
+@proto_param
+def test_odd_input_buffers_match_python(proto: str) -> None:
+    import array
+
+    data = _py(proto)().encode_struct(sample_containers())
+
+    class B(bytes):
+        pass
+
+    class BA(bytearray):
+        pass
+
+    padded = bytearray(len(data) * 2)
+    padded[::2] = data
+    inputs: list[Any] = [
+        B(data),
+        BA(data),
+        memoryview(padded)[::2],  # non-contiguous
+        memoryview(bytes(data)),
+    ]
+    if len(data) % 4 == 0:
+        inputs.append(memoryview(array.array("i", data)))
+    else:
+        inputs.append(memoryview(data + b"\0" * (-len(data) % 4)).cast("i")[:0])
+    if len(data) % 2 == 0:
+        inputs.append(memoryview(data).cast("B", (2, len(data) // 2)))
+    for buf in inputs:
+        results = []
+        for impl in (_py(proto)(), _c(proto)()):
+            try:
+                results.append(("ok", impl.decode_struct(Containers, buf)))
+            except Exception as exc:  # noqa: BLE001 - compared between the twins
+                results.append((type(exc), str(exc)))
+        assert results[0] == results[1], type(buf)
+
+
+def _race_plans(proto: str) -> None:
+    """Eight threads compile and use the plans of a fresh mutually recursive pair at once."""
+    import threading
+
+    from swordfish.model import StructKind, make_struct_class
+
+    from .specs import T, define
+
+    a = make_struct_class("A", StructKind.STRUCT, ["b", "n"], __name__)
+    b = make_struct_class("B", StructKind.STRUCT, ["a", "items"], __name__)
+    define("A", [(1, "b", T.struct(b)), (2, "n", T.I32)], cls=a)
+    define("B", [(1, "a", T.struct(a)), (2, "items", T.list(T.struct(a)))], cls=b)
+    value = a(b=b(a=a(n=1), items=[a(n=2), a(b=b(items=[]))]), n=3)
+    expected = _py(proto)().encode_struct(value)
+    barrier = threading.Barrier(8)
+    results: list[Any] = []
+
+    def work() -> None:
+        codec = _c(proto)()
+        barrier.wait()
+        for _ in range(20):
+            results.append(codec.encode_struct(value))
+            results.append(codec.decode_struct(a, expected))
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 8 * 40
+    for r in results:
+        assert r == expected or r == value
+    # One published plan per class, each for its own class.
+    assert "A" in repr(a.__dict__["_sf_cplan"]) and "B" in repr(b.__dict__["_sf_cplan"])
+
+
+@proto_param
+def test_plan_compilation_races_between_threads(proto: str) -> None:
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads inside plan compilation as often as possible
+    try:
+        for _ in range(5):
+            _race_plans(proto)
+    finally:
+        sys.setswitchinterval(old)
