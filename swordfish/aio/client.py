@@ -25,6 +25,12 @@ waiting for one (``max_waiters`` -> ``Rejected``), closes connections idle longe
 ``idle_timeout`` or older than ``max_lifetime``, and checks a connection before lending it
 (closed by the server? optional ``health_check`` call). A connection whose call failed at the
 transport or protocol level, timed out or was cancelled is closed, never reused.
+
+Both take ``filters=``: ``AsyncFilter``s (or a ``Stack`` of them), outermost first, around the
+call. The stub then builds a ``Request`` (its ``context.deadline`` is the call's deadline in
+``time.monotonic()`` time) and awaits the chain, whose terminal sends ``request.args`` and
+returns the result struct. Without filters the stub calls the connection directly: no
+``Request``, no extra coroutine.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from types import TracebackType
 from typing import Any, Self
 
@@ -51,6 +57,7 @@ from ..limits import DEFAULT_LIMITS, Limits
 from ..model.service import MethodSpec, ServiceSpec
 from ..model.struct import Struct
 from ..protocol import NEED_DATA, ClientConnection, ConnectionClosed, ConnState, ExceptionReply
+from ..rpc.filter import AnyAsyncFilter, Stack
 from ..rpc.options import (
     PROTOCOLS,
     TRANSPORTS,
@@ -59,7 +66,8 @@ from ..rpc.options import (
     check_timeout,
     resolve_service,
 )
-from ..rpc.request import Response
+from ..rpc.request import Context, Request, Response
+from ..rpc.service import AsyncService
 from ..rpc.stub import MethodTable, unwrap
 from .stream import EngineProtocol, format_address, open_connection
 
@@ -68,6 +76,10 @@ __all__ = ["AsyncClient", "AsyncClientPool", "AsyncStub"]
 _UNSET: Any = object()
 
 Invoke = Callable[[MethodSpec, Struct], Awaitable[Any]]
+_TimeoutKind = type[TransportTimeout] | type[DeadlineExceeded]
+#: ``Context.attributes`` key: which error the terminal raises at the deadline (a deadline
+#: derived from ``timeout`` is a ``TransportTimeout``, an absolute one ``DeadlineExceeded``).
+TIMEOUT_ERROR_KEY = "swordfish.timeout_error"
 
 
 class AsyncStub(MethodTable):
@@ -249,7 +261,61 @@ def _deadline(
     return by_timeout, TransportTimeout
 
 
-class AsyncClient:
+class _Terminal(AsyncService[Request, Response]):
+    """The innermost service of a client's filter chain: send the call, await its reply.
+
+    It sends what the chain hands it: ``request.method``, ``request.args`` and
+    ``request.context.deadline`` (a filter may have changed any of them).
+    """
+
+    role = "connection"
+    description = "sends the call on a connection and awaits its result struct"
+
+    def __init__(
+        self, call: Callable[[MethodSpec, Struct, float | None, _TimeoutKind], Awaitable[Response]]
+    ) -> None:
+        self._call = call
+
+    def __call__(self, request: Request) -> Awaitable[Response]:
+        context = request.context
+        error = context.attributes.get(TIMEOUT_ERROR_KEY, DeadlineExceeded)
+        return self._call(request.method, request.args, context.deadline, error)
+
+    def __repr__(self) -> str:
+        return "<aio client connection>"
+
+
+class _Filters:
+    """``filters=`` for the client and the pool: the stack and the chain built around ``_call``."""
+
+    stack: Stack
+    timeout: float | None
+    _chain: AsyncService[Request, Response] | None
+
+    def _set_filters(
+        self,
+        filters: Iterable[AnyAsyncFilter] | Stack,
+        call: Callable[[MethodSpec, Struct, float | None, _TimeoutKind], Awaitable[Response]],
+    ) -> None:
+        self.stack = filters if isinstance(filters, Stack) else Stack(filters)
+        # None when empty: the stub then skips Request building altogether (the hot path).
+        self._chain = self.stack.build_async(_Terminal(call)) if self.stack else None
+
+    async def _invoke_filtered(
+        self,
+        method: MethodSpec,
+        args: Struct,
+        *,
+        timeout: float | None = _UNSET,
+        deadline: float | None = None,
+    ) -> Any:
+        assert self._chain is not None
+        at, error = _deadline(self.timeout, timeout, deadline)
+        context = Context(deadline=at, attributes={TIMEOUT_ERROR_KEY: error})
+        return unwrap(method, await self._chain(Request(method, args, {}, context)))
+
+
+class AsyncClient(_Filters):
     """A pipelined asyncio client for one service: ``await client.add(1, 2)``.
 
     IDL methods are reached as attributes unless the name is one of the client's own
@@ -260,6 +326,7 @@ class AsyncClient:
     connect_timeout: bound on opening the connection.
     max_in_flight: calls on the wire at once; max_waiters: calls allowed to wait for a slot.
     service_name: send calls as ``"<service_name>:<method>"`` (a multiplexed server).
+    filters: ``AsyncFilter``s (or a ``Stack`` of them), outermost first, around every call.
 
     The connection opens on ``connect()`` (``make_aio_client`` calls it) or on the first call,
     and is reopened by the next call after it failed or the server closed it.
@@ -279,12 +346,14 @@ class AsyncClient:
         max_in_flight: int = 1024,
         max_waiters: int = 1024,
         service_name: str | None = None,
+        filters: Iterable[AnyAsyncFilter] | Stack = (),
     ) -> None:
         self.endpoint = _Endpoint(
             service, host, port, protocol, transport, limits, connect_timeout, service_name
         )
         self.service = self.endpoint.spec
         self.timeout = check_timeout("timeout", timeout)
+        self._set_filters(filters, self._call)
         self.max_in_flight = check_positive_int("max_in_flight", max_in_flight)
         if type(max_waiters) is not int or max_waiters < 0:
             raise ValueError(f"max_waiters must be an int >= 0, got {max_waiters!r}")
@@ -294,7 +363,9 @@ class AsyncClient:
         self._active = 0
         self._slot_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._closed = False
-        self.stub = AsyncStub(self.service, self._invoke)
+        self.stub = AsyncStub(
+            self.service, self._invoke if self._chain is None else self._invoke_filtered
+        )
 
     # -- public surface ----------------------------------------------------------------------
 
@@ -321,9 +392,10 @@ class AsyncClient:
         self, *, timeout: float | None = _UNSET, deadline: float | None = None
     ) -> AsyncStub:
         """A stub whose calls use this ``timeout`` (seconds) and/or absolute ``deadline``."""
+        run = self._invoke if self._chain is None else self._invoke_filtered
 
         async def invoke(method: MethodSpec, args: Struct) -> Any:
-            return await self._invoke(method, args, timeout=timeout, deadline=deadline)
+            return await run(method, args, timeout=timeout, deadline=deadline)
 
         return AsyncStub(self.service, invoke)
 
@@ -335,9 +407,15 @@ class AsyncClient:
         timeout: float | None = _UNSET,
         deadline: float | None = None,
     ) -> Response:
-        """Send ``args`` (the method's args struct) and return the reply's result struct."""
+        """Send ``args`` (the method's args struct) and return the reply's result struct.
+
+        Goes through the client's filters, like stub calls.
+        """
         spec = method if isinstance(method, MethodSpec) else self._method(method)
         at, error = _deadline(self.timeout, timeout, deadline)
+        if self._chain is not None:
+            context = Context(deadline=at, attributes={TIMEOUT_ERROR_KEY: error})
+            return await self._chain(Request(spec, args, {}, context))
         return await self._call(spec, args, at, error)
 
     async def close(self) -> None:
@@ -480,7 +558,7 @@ class AsyncClient:
             return proto
 
 
-class AsyncClientPool:
+class AsyncClientPool(_Filters):
     """A pool of connections, one call per connection at a time: ``await pool.add(1, 2)``.
 
     min_size / max_size: connections kept open at least / opened at most.
@@ -490,6 +568,8 @@ class AsyncClientPool:
     health_check: ``async fn(stub)`` run on a connection before lending it when it sat idle
         at least ``health_check_interval`` seconds; raising (or timing out) discards it.
     timeout: default per-call timeout (including the wait for a connection).
+    filters: ``AsyncFilter``s (or a ``Stack`` of them), outermost first, around every call
+        (outside the wait for a connection: a retry filter gets a fresh one each try).
     """
 
     def __init__(
@@ -511,12 +591,14 @@ class AsyncClientPool:
         health_check: Callable[[AsyncStub], Awaitable[object]] | None = None,
         health_check_interval: float = 0.0,
         service_name: str | None = None,
+        filters: Iterable[AnyAsyncFilter] | Stack = (),
     ) -> None:
         self.endpoint = _Endpoint(
             service, host, port, protocol, transport, limits, connect_timeout, service_name
         )
         self.service = self.endpoint.spec
         self.timeout = check_timeout("timeout", timeout)
+        self._set_filters(filters, self._call)
         self.max_size = check_positive_int("max_size", max_size)
         if type(min_size) is not int or not 0 <= min_size <= max_size:
             raise ValueError(f"min_size must be an int in [0, max_size], got {min_size!r}")
@@ -535,7 +617,9 @@ class AsyncClientPool:
         )
         self._closed = False
         self._reaper: asyncio.Task[None] | None = None
-        self.stub = AsyncStub(self.service, self._invoke)
+        self.stub = AsyncStub(
+            self.service, self._invoke if self._chain is None else self._invoke_filtered
+        )
 
     # -- public surface ----------------------------------------------------------------------
 
@@ -570,9 +654,10 @@ class AsyncClientPool:
         self, *, timeout: float | None = _UNSET, deadline: float | None = None
     ) -> AsyncStub:
         """A stub whose calls use this ``timeout`` (seconds) and/or absolute ``deadline``."""
+        run = self._invoke if self._chain is None else self._invoke_filtered
 
         async def invoke(method: MethodSpec, args: Struct) -> Any:
-            return await self._invoke(method, args, timeout=timeout, deadline=deadline)
+            return await run(method, args, timeout=timeout, deadline=deadline)
 
         return AsyncStub(self.service, invoke)
 
@@ -625,9 +710,15 @@ class AsyncClientPool:
         deadline: float | None = None,
     ) -> Any:
         at, error = _deadline(self.timeout, timeout, deadline)
-        proto = await self._acquire(method, at, error)
+        return unwrap(method, await self._call(method, args, at, error))
+
+    async def _call(
+        self, method: MethodSpec, args: Struct, deadline: float | None, error: _TimeoutKind
+    ) -> Response:
+        """One call on a connection lent for its duration (the terminal of the filter chain)."""
+        proto = await self._acquire(method, deadline, error)
         try:
-            response = await proto.call(method, args, at, error)
+            response = await proto.call(method, args, deadline, error)
         except BaseException as exc:
             # An answer (application or declared exception) leaves the connection in sync;
             # anything else (timeout, cancel, transport, protocol) may not: close it.
@@ -637,7 +728,7 @@ class AsyncClientPool:
             self._release(proto, reusable)
             raise
         self._release(proto, True)
-        return unwrap(method, response)
+        return response
 
     def _expired(self, proto: _ClientProtocol, now: float) -> bool:
         if not proto.usable:

@@ -9,9 +9,10 @@ listening, the client connected, the pool holds its ``min_size`` connections.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 from ..limits import Limits
+from ..rpc.filter import AnyAsyncFilter, Stack
 from .client import AsyncClient, AsyncClientPool, AsyncStub
 from .server import AsyncServer
 
@@ -35,6 +36,7 @@ async def make_aio_server(
     call_timeout: float | None = None,
     backlog: int = 1024,
     reuse_port: bool = False,
+    filters: Iterable[AnyAsyncFilter] | Stack = (),
 ) -> AsyncServer:
     """A started, listening ``AsyncServer`` (read ``.port`` when ``port=0``).
 
@@ -44,6 +46,7 @@ async def make_aio_server(
         one connection; when full the connection stops reading (backpressure).
     idle_timeout: seconds before a connection with nothing in flight is closed.
     call_timeout: seconds a handler call may take before the client gets an error.
+    filters: ``AsyncFilter``s (or a ``Stack``), outermost first, around every handler call.
     Serve with ``await server.serve_forever()``; stop with ``await server.stop(timeout)``.
     """
     server = AsyncServer(
@@ -62,6 +65,7 @@ async def make_aio_server(
         call_timeout=call_timeout,
         backlog=backlog,
         reuse_port=reuse_port,
+        filters=filters,
     )
     return await server.start()
 
@@ -79,12 +83,14 @@ async def make_aio_client(
     max_in_flight: int = 1024,
     max_waiters: int = 1024,
     service_name: str | None = None,
+    filters: Iterable[AnyAsyncFilter] | Stack = (),
 ) -> AsyncClient:
     """A connected ``AsyncClient``: any number of concurrent calls on one connection.
 
     timeout: per-call timeout in seconds (``None`` = wait forever); on expiry the call raises
         ``TransportTimeout`` and the connection stays open (its late reply is dropped).
     max_in_flight / max_waiters: calls on the wire / waiting for a slot; beyond: ``Rejected``.
+    filters: ``AsyncFilter``s (or a ``Stack``), outermost first, around every call.
     """
     client = AsyncClient(
         service,
@@ -98,6 +104,7 @@ async def make_aio_client(
         max_in_flight=max_in_flight,
         max_waiters=max_waiters,
         service_name=service_name,
+        filters=filters,
     )
     return await client.connect()
 
@@ -120,6 +127,7 @@ async def make_aio_pool(
     health_check: Callable[[AsyncStub], Awaitable[object]] | None = None,
     health_check_interval: float = 0.0,
     service_name: str | None = None,
+    filters: Iterable[AnyAsyncFilter] | Stack = (),
 ) -> AsyncClientPool:
     """A started ``AsyncClientPool`` (one call per connection at a time; see its docstring)."""
     pool = AsyncClientPool(
@@ -139,5 +147,6 @@ async def make_aio_pool(
         health_check=health_check,
         health_check_interval=health_check_interval,
         service_name=service_name,
+        filters=filters,
     )
     return await pool.start()

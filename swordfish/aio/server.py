@@ -29,6 +29,15 @@ our replies is cut after the same time). ``call_timeout`` bounds one handler cal
 gets ``TApplicationException(INTERNAL_ERROR)`` and an async handler is cancelled (a thread
 cannot be; its late result is dropped).
 
+Filters (``filters=``: ``AsyncFilter``s or a ``Stack`` of them, outermost first): without
+any, calls take the path above untouched. With some, each call becomes a ``Request`` that runs
+through the chain, ending in ``_AsyncDispatch`` (the same method table and ``Dispatcher``
+mapping: async methods awaited, plain ones in the thread pool or inline). The chain is stepped
+eagerly too, inside a ``contextvars`` context of its own that the task finishing it (if any)
+reuses, so ``current_request()`` and any context variable a filter sets hold throughout the
+call. A filter that raises is answered with ``TApplicationException(INTERNAL_ERROR)`` (its
+own ``TApplicationException`` as-is), and the connection keeps serving.
+
 Shutdown (``stop``): stop accepting; idle connections close at once; calls already received
 (including complete calls still in a connection's buffer) run and are answered, then their
 connections close. After ``timeout`` seconds whatever is left is aborted. A connection that
@@ -38,11 +47,12 @@ sends malformed or oversized bytes is closed on its own; the others are not affe
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import logging
 import operator
 import types
-from collections.abc import Callable, Coroutine, Generator
+from collections.abc import Callable, Coroutine, Generator, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import Any, Self
@@ -55,6 +65,7 @@ from ..model.application import ApplicationExceptionType, TApplicationException
 from ..protocol import NEED_DATA, Call, CallRejected, ConnectionClosed, ServerConnection
 from ..rpc.context import REQUEST_VAR
 from ..rpc.dispatch import Dispatcher
+from ..rpc.filter import AnyAsyncFilter, Stack
 from ..rpc.options import (
     PROTOCOLS,
     TRANSPORTS,
@@ -64,7 +75,7 @@ from ..rpc.options import (
     resolve_service,
 )
 from ..rpc.request import Context, Request, Response
-from ..rpc.service import Service
+from ..rpc.service import AsyncService, Service
 from .stream import PAUSE_LIMIT, PAUSE_STOPPING, EngineProtocol, format_address
 
 __all__ = ["AsyncServer", "SYNC_HANDLER_MODES"]
@@ -126,6 +137,13 @@ def _resume(coro: Coroutine[Any, Any, Any], yielded: Any) -> Generator[Any, Any,
                 yielded = coro.send(sent)
             except StopIteration as stop:
                 return stop.value
+
+
+def _shutting_down(call: Call) -> TApplicationException:
+    return TApplicationException(
+        f"{call.method.name}: cancelled (server shutting down)",
+        ApplicationExceptionType.INTERNAL_ERROR,
+    )
 
 
 class _CallState:
@@ -305,14 +323,7 @@ class _ServerProtocol(EngineProtocol):
             value = await (coro if yielded is _NOT_STARTED else _resume(coro, yielded))
         except asyncio.CancelledError:
             if not state.done:  # not our timeout: the server is being torn down
-                self._finish(
-                    state,
-                    None,
-                    TApplicationException(
-                        f"{state.call.method.name}: cancelled (server shutting down)",
-                        ApplicationExceptionType.INTERNAL_ERROR,
-                    ),
-                )
+                self._finish(state, None, _shutting_down(state.call))
             return
         except Exception as exc:
             self._finish_failure(state, exc)
@@ -444,6 +455,104 @@ class _ServerProtocol(EngineProtocol):
             task.cancel()
 
 
+class _FilteredServerProtocol(_ServerProtocol):
+    """A connection of a server with filters: each call runs through the async chain."""
+
+    def __init__(self, server: AsyncServer, chain: AsyncService[Request, Response]) -> None:
+        super().__init__(server)
+        self.chain = chain
+
+    def _start(self, call: Call) -> None:
+        server = self.server
+        self.in_flight += 1
+        server._in_flight += 1
+        request = Request(call.method, call.args, {}, Context(peer=self.peer, seqid=call.seqid))
+        state = _CallState(call, request)
+        if server.call_timeout is not None:
+            state.timer = self.loop.call_later(server.call_timeout, self._expire, state)
+        # One context for the whole call: the eager first step runs in it and the task that
+        # finishes the call (if it suspends) is given it, so a context variable set by a filter
+        # before its first await is still set (and resettable) after it. Stepping in the
+        # caller's context instead would leak such values into the connection's callbacks.
+        context = contextvars.copy_context()
+        context.run(REQUEST_VAR.set, request)
+        try:
+            coro = context.run(self.chain, request)
+            if type(coro) is not types.CoroutineType:
+                coro = _as_coroutine(coro)
+            yielded = context.run(coro.send, None)
+        except StopIteration as stop:
+            self._finish(state, stop.value, None)
+            return
+        except Exception as exc:
+            self._failed(state, exc)
+            return
+        task = self.loop.create_task(self._run_chain(state, coro, yielded), context=context)
+        self._track(state, task)
+
+    async def _run_chain(
+        self, state: _CallState, coro: Coroutine[Any, Any, Response], yielded: Any
+    ) -> None:
+        try:
+            response = await _resume(coro, yielded)
+        except asyncio.CancelledError:
+            if not state.done:  # not our timeout: the server is being torn down
+                self._finish(state, None, _shutting_down(state.call))
+            return
+        except Exception as exc:
+            self._failed(state, exc)
+            return
+        self._finish(state, response, None)
+
+    def _failed(self, state: _CallState, exc: Exception) -> None:
+        """The chain raised: ``_reply_bytes`` maps (and logs) it; a oneway call has no reply."""
+        call = state.call
+        if call.oneway:
+            log.error("oneway %s.%s failed", self.server.spec.name, call.method.name, exc_info=exc)
+        self._finish(state, None, exc)
+
+
+class _AsyncDispatch(AsyncService[Request, Response]):
+    """The terminal of a server's filter chain: the handler method, run as without filters.
+
+    Async methods are awaited on the loop, plain ones run in the thread pool (or inline with
+    ``sync_handlers="inline"``); results and exceptions map through the server's
+    ``Dispatcher``. It reads the request it is given, so a filter may change the arguments.
+    """
+
+    role = "dispatch"
+    description = "runs the handler method: async on the loop, plain in the thread pool"
+
+    def __init__(self, server: AsyncServer) -> None:
+        self.server = server
+
+    async def __call__(self, request: Request) -> Response:
+        server = self.server
+        kind, fn, getter = server._entries.get(request.method.name, _MISSING_ENTRY)
+        if kind == _ASYNC:
+            dispatcher = server._dispatcher
+            token = REQUEST_VAR.set(request)  # the request as the filters left it
+            try:
+                value = fn(*getter(request.args))
+                if inspect.isawaitable(value):
+                    value = await value
+            except Exception as exc:
+                return dispatcher.failure(request, exc)
+            finally:
+                REQUEST_VAR.reset(token)
+            return dispatcher.success(request.method, value)
+        if kind == _THREAD:
+            # In a copy of this context (as asyncio.to_thread does): what the filters set in
+            # context variables (a trace span, say) is visible to the plain handler too.
+            run = contextvars.copy_context().run
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(server._executor, run, server._service, request)
+        return server._service(request)  # inline, or a missing method (UNKNOWN_METHOD)
+
+    def __repr__(self) -> str:
+        return f"_AsyncDispatch({self.server.spec.name}, {type(self.server.handler).__name__})"
+
+
 class AsyncServer:
     """An asyncio Thrift server for one service and handler (see the module docstring).
 
@@ -453,13 +562,15 @@ class AsyncServer:
 
     handler: an object with one method per IDL method (``async def`` or plain; see
         ``Dispatcher`` for how results and exceptions map), or a sync
-        ``Service[Request, Response]`` used as the terminal (run like a plain method).
+        ``Service[Request, Response]`` used as the terminal (run like a plain method), or an
+        ``AsyncService[Request, Response]`` awaited as the terminal.
     max_in_flight: calls running at once in this server; max_in_flight_per_connection: on
         one connection. Beyond either, the connection stops reading until a call finishes.
     handler_threads: size of the thread pool for plain handler methods.
     sync_handlers: "thread" (default) or "inline" (run plain methods on the loop).
     idle_timeout: seconds before a connection with nothing in flight is closed (``None`` =
         never). call_timeout: seconds one handler call may take (``None`` = no limit).
+    filters: ``AsyncFilter``s (or a ``Stack`` of them), outermost first, around the handler.
     """
 
     def __init__(
@@ -480,6 +591,7 @@ class AsyncServer:
         call_timeout: float | None = None,
         backlog: int = 1024,
         reuse_port: bool = False,
+        filters: Iterable[AnyAsyncFilter] | Stack = (),
     ) -> None:
         self.spec = resolve_service(service)
         self.handler = handler
@@ -521,6 +633,15 @@ class AsyncServer:
                 )
                 getter = _args_getter(tuple(method.arg_names))
                 self._entries[name] = (_ASYNC, fn, getter) if is_async else (plain, fn, getter)
+
+        # Filters: a chain ending in _AsyncDispatch (or in an AsyncService handler). None when
+        # there are none, and then connections take the unfiltered fast path.
+        self.stack = filters if isinstance(filters, Stack) else Stack(filters)
+        self._chain: AsyncService[Request, Response] | None = None
+        if isinstance(handler, AsyncService):
+            self._chain = self.stack.build_async(handler)
+        elif self.stack:
+            self._chain = self.stack.build_async(_AsyncDispatch(self))
 
         self._executor: ThreadPoolExecutor | None = None
         self._aserver: asyncio.Server | None = None
@@ -574,7 +695,7 @@ class AsyncServer:
         address = format_address((self.host_arg, self.port_arg))
         try:
             self._aserver = await loop.create_server(
-                lambda: _ServerProtocol(self),
+                self._protocol_factory(),
                 self.host_arg,
                 self.port_arg,
                 backlog=self.backlog,
@@ -657,6 +778,12 @@ class AsyncServer:
         )
 
     # -- bookkeeping -----------------------------------------------------------------------
+
+    def _protocol_factory(self) -> Callable[[], _ServerProtocol]:
+        chain = self._chain
+        if chain is None:
+            return lambda: _ServerProtocol(self)
+        return lambda: _FilteredServerProtocol(self, chain)
 
     def _connection_added(self, conn: _ServerProtocol) -> None:
         self._conns.add(conn)

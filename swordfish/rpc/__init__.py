@@ -2,12 +2,30 @@
 
 from .context import current_deadline, current_headers, current_request, use_request
 from .dispatch import Dispatcher
-from .filter import Filter, FilteredService, FunctionFilter, RpcFilter, SimpleFilter, Stack
+from .filter import (
+    AsyncFilter,
+    AsyncFilteredService,
+    AsyncFunctionFilter,
+    AsyncRpcFilter,
+    Filter,
+    FilteredService,
+    FunctionFilter,
+    RpcFilter,
+    SimpleAsyncFilter,
+    SimpleFilter,
+    Stack,
+)
 from .request import Context, Request, Response
-from .service import FunctionService, Service, ServiceStatus
+from .service import AsyncFunctionService, AsyncService, FunctionService, Service, ServiceStatus
 from .stub import Stub, StubMethod, build_args, unwrap
 
 __all__ = [
+    "AsyncFilter",
+    "AsyncFilteredService",
+    "AsyncFunctionFilter",
+    "AsyncFunctionService",
+    "AsyncRpcFilter",
+    "AsyncService",
     "Context",
     "Dispatcher",
     "Filter",
@@ -19,6 +37,7 @@ __all__ = [
     "RpcFilter",
     "Service",
     "ServiceStatus",
+    "SimpleAsyncFilter",
     "SimpleFilter",
     "Stack",
     "Stub",
