@@ -261,24 +261,25 @@ class _ServerProtocol(EngineProtocol):
         kind, fn, getter = server._entries.get(method.name, _MISSING_ENTRY)
         if kind == _ASYNC and server.call_timeout is None:
             # Fast path: run the coroutine's first step right here. Most handlers answer
-            # without waiting, and then no task, timer or call state is ever created.
-            token = REQUEST_VAR.set(request)
+            # without waiting, and then no task, timer or call state is ever created. The
+            # step runs in a context of the call's own, which the task finishing it (if it
+            # suspends) reuses: a context variable the handler sets before an await is still
+            # set, and resettable, after it, and never leaks into the connection's callbacks.
+            context = contextvars.copy_context()
+            context.run(REQUEST_VAR.set, request)
             try:
                 coro = fn(*getter(call.args))
                 if type(coro) is not types.CoroutineType:
                     coro = _as_coroutine(coro)
-                yielded = coro.send(None)
+                yielded = context.run(coro.send, None)
             except StopIteration as stop:
                 self._answer(call, server._dispatcher.success(method, stop.value), None)
                 return
             except Exception as exc:
                 self._answer_failure(call, request, exc)
                 return
-            else:
-                state = _CallState(call, request)
-                task = self.loop.create_task(self._run_rest(state, coro, yielded))
-            finally:
-                REQUEST_VAR.reset(token)
+            state = _CallState(call, request)
+            task = self.loop.create_task(self._run_rest(state, coro, yielded), context=context)
             self._track(state, task)
             return
         state = _CallState(call, request)
