@@ -322,9 +322,12 @@ class AsyncClient(_Filters):
     (``close``, ``call``, ``stub``, ...); ``client.stub.<name>`` always reaches the IDL method.
     ``client.with_options(timeout=..., deadline=...)`` gives a stub whose calls use those.
 
-    timeout: default per-call timeout in seconds (``None`` = wait forever); assignable.
+    timeout: default per-call timeout in seconds (``None`` = wait forever); assignable. On
+        expiry the call raises ``TransportTimeout`` and the connection stays open (the late
+        reply is dropped).
     connect_timeout: bound on opening the connection.
-    max_in_flight: calls on the wire at once; max_waiters: calls allowed to wait for a slot.
+    max_in_flight: calls on the wire at once; max_waiters: calls allowed to wait for a slot;
+        beyond both, ``Rejected``.
     service_name: send calls as ``"<service_name>:<method>"`` (a multiplexed server).
     filters: ``AsyncFilter``s (or a ``Stack`` of them), outermost first, around every call.
 
