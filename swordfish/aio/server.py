@@ -198,7 +198,12 @@ class _ServerProtocol(EngineProtocol):
 
     def data_received(self, data: bytes) -> None:
         self.engine.receive_data(data)
-        self.pump()
+        # Replies of calls answered right here leave in one write when pump returns.
+        self.hold_writes()
+        try:
+            self.pump()
+        finally:
+            self.release_writes()
 
     def eof_received(self) -> bool:
         self._eof = True
@@ -237,11 +242,12 @@ class _ServerProtocol(EngineProtocol):
                 self.abort()
                 return
             if event is NEED_DATA:
-                self.resume(PAUSE_LIMIT)
+                if self._pause_reasons:
+                    self.resume(PAUSE_LIMIT)
                 if server._stopping and self.in_flight == 0:
                     self.close()  # draining: everything received has been answered
                 return
-            if isinstance(event, Call):
+            if type(event) is Call:
                 self._start(event)
             elif isinstance(event, CallRejected):
                 log.info("%s: rejected %r: %s", self.peer, event.name, event.error)
@@ -257,7 +263,7 @@ class _ServerProtocol(EngineProtocol):
         self.in_flight += 1
         server._in_flight += 1
         method = call.method
-        request = Request(method, call.args, {}, Context(peer=self.peer, seqid=call.seqid))
+        request = Request(method, call.args, {}, Context(None, self.peer, call.seqid))
         kind, fn, getter = server._entries.get(method.name, _MISSING_ENTRY)
         if kind == _ASYNC and server.call_timeout is None:
             # Fast path: run the coroutine's first step right here. Most handlers answer
@@ -397,23 +403,23 @@ class _ServerProtocol(EngineProtocol):
 
     def _reply_bytes(self, call: Call, response: Response, error: BaseException | None) -> bytes:
         engine = self.engine
-        name = call.method.name
-        if error is None and response is None:
-            error = TApplicationException(
-                f"{name}: the handler returned no result", ApplicationExceptionType.INTERNAL_ERROR
-            )
-        if error is None:
-            assert response is not None
+        if error is None and response is not None:
             try:
                 return engine.send_reply(call, response)
             except Exception as exc:
                 # The handler returned something the IDL type cannot carry (wrong type, out of
                 # range, required field unset): tell the client rather than hang up on it.
+                name = call.method.name
                 log.exception("%s.%s: cannot encode the result", self.server.spec.name, name)
                 error = TApplicationException(
                     f"cannot encode the result of {name}: {exc}",
                     ApplicationExceptionType.INTERNAL_ERROR,
                 )
+        name = call.method.name
+        if error is None:
+            error = TApplicationException(
+                f"{name}: the handler returned no result", ApplicationExceptionType.INTERNAL_ERROR
+            )
         if not isinstance(error, TApplicationException):
             # Dispatcher maps handler errors; this is a failure outside it (the thread pool
             # was shut down, a Service handler raised something odd).

@@ -6,7 +6,9 @@ engine. What this class adds is what every asyncio connection needs:
 
 - Write coalescing. ``write`` appends to a list and, the first time in a loop iteration,
   schedules one ``flush``: the replies (or calls) produced by many concurrent tasks in one
-  iteration leave in one ``transport.write`` (one syscall), not one each.
+  iteration leave in one ``transport.write`` (one syscall), not one each. A callback that
+  writes itself (the server answering calls inside ``data_received``) brackets its work with
+  ``hold_writes``/``release_writes`` and flushes directly instead.
 - Backpressure both ways. When the transport's write buffer passes its high-water mark
   (``pause_writing``) we stop reading too, so a peer that does not read our answers cannot
   make us buffer without bound; ``drain()`` lets a writer wait for room. ``pause_reading`` /
@@ -64,6 +66,7 @@ class EngineProtocol(asyncio.Protocol):
         self.closed = False
         self._out: list[bytes] = []
         self._flush_scheduled = False
+        self._holding = False  # inside a callback that flushes when it ends (see hold_writes)
         self._pause_reasons = 0
         self._write_paused = False
         self._drain_waiters: list[asyncio.Future[None]] = []
@@ -131,9 +134,23 @@ class EngineProtocol(asyncio.Protocol):
             # more work while we finish the rest (keeps a pipelined connection busy).
             self.flush()
             return
-        if not self._flush_scheduled:
+        if not self._flush_scheduled and not self._holding:
             self._flush_scheduled = True
             self.loop.call_soon(self.flush)
+
+    def hold_writes(self) -> None:
+        """Queue writes without scheduling a flush until ``release_writes``.
+
+        For a callback that produces replies itself (``data_received`` answering calls that
+        need no waiting): it flushes once when it ends, which saves a loop callback per reply.
+        """
+        self._holding = True
+
+    def release_writes(self) -> None:
+        """End ``hold_writes`` and write what was queued meanwhile."""
+        self._holding = False
+        if self._out:
+            self.flush()
 
     def flush(self) -> None:
         """Write whatever is queued now."""

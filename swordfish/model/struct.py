@@ -8,6 +8,8 @@ thriftpy2, so code moving from either keeps working.
 from __future__ import annotations
 
 import copy
+import keyword
+from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
 from ..errors import LocalProtocolError
@@ -36,7 +38,8 @@ class Struct:
     _sf_init: ClassVar[tuple[tuple[str, Any, bool], ...]] = ()
     _sf_names: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, /, *args: Any, **kwargs: Any) -> None:
+        # ``self`` is positional-only so that a field named "self" can be passed by keyword.
         init = self._sf_init
         if len(args) > len(init):
             raise TypeError(
@@ -173,3 +176,48 @@ def bind_spec(cls: type[Struct], spec: StructSpec) -> None:
     cls.__thrift_spec__ = spec
     cls._sf_names = names
     cls._sf_init = tuple((f.name, f.default, f.default_is_mutable) for f in spec.fields)
+    init = _compiled_init(cls)
+    if init is not None:
+        cls.__init__ = init  # type: ignore[method-assign]
+
+
+_MISSING: Any = object()
+
+
+def _compiled_init(cls: type[Struct]) -> Callable[..., None] | None:
+    """A constructor with the fields as real parameters, or ``None`` to keep the generic one.
+
+    Structs are built on every call (arguments, results, user data), and the generic
+    ``Struct.__init__`` walks the field table in Python each time; a constructor with named
+    parameters lets the interpreter bind them instead (about 3x faster). Anything unusual
+    (extra positionals, unknown keywords) is passed to the generic constructor, so the
+    error messages stay the same. Field names that cannot be parameters keep the generic one.
+    """
+    names = cls._sf_names
+    if any(
+        not n.isidentifier() or keyword.iskeyword(n) or n == "self" or n.startswith("_sf_")
+        for n in names
+    ):
+        return None
+    namespace: dict[str, Any] = {
+        "_sf_missing": _MISSING,
+        "_sf_deepcopy": copy.deepcopy,
+        "_sf_generic": Struct.__init__,
+    }
+    params, body = [], []
+    for i, (name, default, mutable) in enumerate(cls._sf_init):
+        namespace[f"_sf_d{i}"] = default
+        if mutable:
+            params.append(f"{name}=_sf_missing")
+            body.append(f"    if {name} is _sf_missing: {name} = _sf_deepcopy(_sf_d{i})")
+        else:
+            params.append(f"{name}=_sf_d{i}")
+    passed = ", ".join(["self", *names, "*_sf_args", "**_sf_kwargs"])
+    body.insert(0, f"    if _sf_args or _sf_kwargs: return _sf_generic({passed})")
+    body.extend(f"    self.{name} = {name}" for name in names)
+    header = ", ".join(["self", *params, "*_sf_args", "**_sf_kwargs"])
+    source = f"def __init__({header}):\n" + "\n".join(body) + "\n"
+    exec(compile(source, f"<swordfish init {cls.__qualname__}>", "exec"), namespace)
+    init: Callable[..., None] = namespace["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    return init

@@ -20,6 +20,10 @@ from .state import ConnEvent, ConnState, transition
 
 __all__ = ["ServerConnection"]
 
+_CALL_TYPES = frozenset((MessageType.CALL, MessageType.ONEWAY))
+_OPEN, _DRAINING = ConnState.OPEN, ConnState.DRAINING
+_REPLY = MessageType.REPLY
+
 
 class ServerConnection:
     """Parses calls for one service and encodes their replies."""
@@ -32,6 +36,7 @@ class ServerConnection:
         self._eof = False
         self._error: ProtocolError | None = None
         self._method: MethodSpec | None = None
+        self._resolver = self._resolve  # bound once: decode_message gets it per message
 
     @property
     def state(self) -> ConnState:
@@ -41,7 +46,7 @@ class ServerConnection:
         """Feed bytes read from the stream; ``b""`` means the peer closed it."""
         if not data:
             self._eof = True
-        elif self._state in (ConnState.OPEN, ConnState.DRAINING):
+        elif self._state is _OPEN or self._state is _DRAINING:
             self.framer.feed(data)
 
     def close(self) -> None:
@@ -55,16 +60,17 @@ class ServerConnection:
     def _resolve(self, name: str, mtype: MessageType) -> type[Struct] | None:
         # Remembered for next_event, which would otherwise look the method up a second time.
         self._method = spec = self.service.methods.get(name)
-        if spec is None or mtype not in (MessageType.CALL, MessageType.ONEWAY):
+        if spec is None or mtype not in _CALL_TYPES:
             return None
         return spec.args
 
     def next_event(self) -> Call | CallRejected | ConnectionClosed | _NeedData:
         """The next call, a call answered by the engine, ``ConnectionClosed``, or NEED_DATA."""
-        if self._state is ConnState.ERROR:
-            assert self._error is not None
-            raise self._error
-        if self._state is ConnState.CLOSED:
+        state = self._state
+        if state is not _OPEN and state is not _DRAINING:
+            if state is ConnState.ERROR:
+                assert self._error is not None
+                raise self._error
             return ConnectionClosed()
         try:
             payload = self.framer.next_message()
@@ -83,11 +89,10 @@ class ServerConnection:
             self._state = transition(self._state, ConnEvent.PEER_CLOSED)
             return ConnectionClosed()
         try:
-            message = self.codec.decode_message(payload, self._resolve)
+            name, mtype, seqid, body = self.codec.decode_message(payload, self._resolver)
         except ProtocolError as exc:
             raise self._fail(exc) from exc
-        name, mtype, seqid = message.name, message.mtype, message.seqid
-        if mtype not in (MessageType.CALL, MessageType.ONEWAY):
+        if mtype not in _CALL_TYPES:
             return self._reject(
                 seqid,
                 name,
@@ -104,9 +109,9 @@ class ServerConnection:
                 f"Unknown method {name!r}",
                 reply=mtype == MessageType.CALL,
             )
-        assert message.body is not None
+        assert body is not None
         # A oneway method never replies, whatever message type the caller used.
-        return Call(seqid, spec, message.body, oneway=spec.oneway)
+        return Call(seqid, spec, body, spec.oneway)
 
     def _reject(
         self, seqid: int, name: str, kind: ApplicationExceptionType, text: str, *, reply: bool
@@ -128,7 +133,7 @@ class ServerConnection:
                 f"{method.name}: expected a {method.result.__name__ if method.result else None}"
                 f" result, got {type(result).__name__}"
             )
-        payload = self.codec.encode_message(method.name, MessageType.REPLY, call.seqid, result)
+        payload = self.codec.encode_message(method.name, _REPLY, call.seqid, result)
         return self.framer.wrap(payload)
 
     def send_exception(self, call: Call, error: TApplicationException) -> bytes:

@@ -22,7 +22,7 @@ from typing import Any
 
 from ..model.application import ApplicationExceptionType, TApplicationException
 from ..model.service import MethodSpec, ServiceSpec
-from ..model.struct import Struct, new_blank
+from ..model.struct import Struct
 from .context import use_request
 from .request import Request, Response
 from .service import Service
@@ -89,10 +89,9 @@ class Dispatcher(Service[Request, Response]):
         if method.oneway:
             return None
         assert method.result is not None
-        result = new_blank(method.result)
-        if method.returns is not None:
-            object.__setattr__(result, "success", value)
-        return result
+        if method.returns is None:
+            return method.result()
+        return method.result(success=value)
 
     def failure(self, request: Request, exc: Exception) -> Response:
         """The outcome of a handler that raised ``exc``: a result struct, or a raise."""
@@ -119,9 +118,7 @@ class Dispatcher(Service[Request, Response]):
         for cls, field_name in self._throws[method.name]:
             if isinstance(exc, cls):
                 assert method.result is not None
-                result = new_blank(method.result)
-                object.__setattr__(result, field_name, exc)
-                return result
+                return method.result(**{field_name: exc})
         log.error(
             "%s.%s raised an undeclared %s (peer %s)",
             method.service,
