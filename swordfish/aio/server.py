@@ -51,6 +51,7 @@ import contextvars
 import inspect
 import logging
 import operator
+import socket
 import types
 from collections.abc import Callable, Coroutine, Generator, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -396,6 +397,7 @@ class _ServerProtocol(EngineProtocol):
         self.in_flight -= 1
         server = self.server
         server._in_flight -= 1
+        server.calls_served += 1
         if server._blocked:
             server._unblock()
         if self._pause_reasons & PAUSE_LIMIT or self._eof or server._stopping:
@@ -578,6 +580,9 @@ class AsyncServer:
     idle_timeout: seconds before a connection with nothing in flight is closed (``None`` =
         never). call_timeout: seconds one handler call may take (``None`` = no limit).
     filters: ``AsyncFilter``s (or a ``Stack`` of them), outermost first, around the handler.
+    sock: an already listening socket to serve on instead of binding ``host``/``port`` (what a
+        pre-fork supervisor hands its workers); ``host``, ``port`` and ``reuse_port`` are then
+        ignored. ``calls_served`` counts answered calls (oneway: run).
     """
 
     def __init__(
@@ -599,6 +604,7 @@ class AsyncServer:
         backlog: int = 1024,
         reuse_port: bool = False,
         filters: Iterable[AnyAsyncFilter] | Stack = (),
+        sock: socket.socket | None = None,
     ) -> None:
         self.spec = resolve_service(service)
         self.handler = handler
@@ -616,6 +622,13 @@ class AsyncServer:
         self.call_timeout = check_timeout("call_timeout", call_timeout)
         self.backlog = check_positive_int("backlog", backlog)
         self.reuse_port = reuse_port
+        if sock is not None and (
+            sock.type != socket.SOCK_STREAM
+            or not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+        ):
+            raise ValueError(f"sock must be a listening stream socket, got {sock!r}")
+        self.sock = sock
+        self.calls_served = 0  # calls answered (oneway: run); read by supervisors
         self.limits = limits or DEFAULT_LIMITS
         self._codec = get_codec(self.protocol, self.limits)
 
@@ -701,14 +714,19 @@ class AsyncServer:
             )
         address = format_address((self.host_arg, self.port_arg))
         try:
-            self._aserver = await loop.create_server(
-                self._protocol_factory(),
-                self.host_arg,
-                self.port_arg,
-                backlog=self.backlog,
-                reuse_address=True,
-                reuse_port=self.reuse_port or None,
-            )
+            if self.sock is not None:
+                self._aserver = await loop.create_server(
+                    self._protocol_factory(), sock=self.sock, backlog=self.backlog
+                )
+            else:
+                self._aserver = await loop.create_server(
+                    self._protocol_factory(),
+                    self.host_arg,
+                    self.port_arg,
+                    backlog=self.backlog,
+                    reuse_address=True,
+                    reuse_port=self.reuse_port or None,
+                )
         except OSError as exc:
             if self._executor is not None:
                 self._executor.shutdown(wait=False)

@@ -123,6 +123,7 @@ class _Connection:
             error = TApplicationException(
                 f"{type(exc).__name__}: {exc}", ApplicationExceptionType.INTERNAL_ERROR
             )
+        server.calls_served += 1  # a lost increment under threads only skews a recycle point
         if call.oneway:
             return True
         if error is None and result is None:
@@ -169,6 +170,12 @@ class Server:
     workers: threads of the ``threadpool`` model (default ``DEFAULT_WORKERS``); only valid
         with that model.
     filters: server-side filters (or a ``Stack``), outermost first, around the dispatcher.
+    sock: an already listening socket to serve on instead of binding ``host``/``port`` (a
+        pre-fork supervisor binds once and hands each worker the socket). The server closes
+        its own descriptor of it on stop; other processes sharing it keep accepting.
+
+    ``calls_served`` counts the calls this server has answered (oneway calls: run), for
+    supervisors that recycle a worker after so many requests.
 
     handler is an object with one method per IDL method (see ``Dispatcher`` for how results
     and exceptions map), or a ``Service[Request, Response]`` used as the terminal directly.
@@ -189,6 +196,7 @@ class Server:
         idle_timeout: float | None = 60.0,
         filters: Iterable[AnyFilter] | Stack = (),
         backlog: int = 128,
+        sock: socket.socket | None = None,
     ) -> None:
         self.spec = resolve_service(service)
         self.handler = handler
@@ -222,7 +230,8 @@ class Server:
         self._thread: threading.Thread | None = None
         self._kick_w: socket.socket | None = None
         # Written once by stop() and never drained: every wait in every thread watches it.
-        self._listener = _listen(host, port, backlog)  # first: it is what may fail
+        self.calls_served = 0  # calls answered (oneway: run); read by supervisors
+        self._listener = _listen(host, port, backlog) if sock is None else _adopt(sock)
         self._wake_r, self._wake_w = socket.socketpair()
         self._address = self._listener.getsockname()
 
@@ -570,6 +579,16 @@ def _drain(sock: socket.socket) -> None:
             pass
     except (BlockingIOError, InterruptedError):
         pass
+
+
+def _adopt(sock: socket.socket) -> socket.socket:
+    """Check that ``sock`` is a listening stream socket and make it non-blocking."""
+    if sock.type != socket.SOCK_STREAM or not sock.getsockopt(
+        socket.SOL_SOCKET, socket.SO_ACCEPTCONN
+    ):
+        raise ValueError(f"sock must be a listening stream socket, got {sock!r}")
+    sock.setblocking(False)
+    return sock
 
 
 def _listen(host: str, port: int, backlog: int) -> socket.socket:
