@@ -7,4 +7,4 @@ from ..rpc.options import PROTOCOLS, TRANSPORTS, check_choice, resolve_service
 __all__ = ["MODELS", "PROTOCOLS", "TRANSPORTS", "check_choice", "resolve_service"]
 
 #: ``model=`` values of the sync server.
-MODELS = ("simple", "threaded", "threadpool")
+MODELS = ("simple", "threaded", "threadpool", "forking")

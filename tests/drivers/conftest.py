@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import select
 import socket
 import threading
 import time
@@ -98,6 +100,72 @@ class StoreHandler:
             return len(self.fired_tags)
 
 
+class SharedTags:
+    """A list of tags that forked server processes append to: one line each, in a file.
+
+    ``StoreHandler`` records oneway calls in a list; under ``model="forking"`` the calls run
+    in child processes, whose appends the test process would never see. Appends are single
+    ``O_APPEND`` writes, so concurrent children cannot interleave within a line.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.write_bytes(b"")
+
+    def append(self, tag: str) -> None:
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        try:
+            os.write(fd, tag.encode() + b"\n")
+        finally:
+            os.close(fd)
+
+    def _tags(self) -> list[str]:
+        return self.path.read_text().splitlines()
+
+    def __len__(self) -> int:
+        return len(self._tags())
+
+    def __eq__(self, other: object) -> bool:
+        return self._tags() == other
+
+    def __repr__(self) -> str:
+        return repr(self._tags())
+
+
+class ProcessEvent:
+    """``threading.Event``'s ``set``/``wait`` across fork: one byte in an inherited pipe."""
+
+    def __init__(self) -> None:
+        self._r, self._w = os.pipe()
+        os.set_blocking(self._w, False)
+
+    def set(self) -> None:
+        try:
+            os.write(self._w, b"x")
+        except BlockingIOError:
+            pass  # the pipe is full of earlier sets: it is set already
+
+    def is_set(self) -> bool:
+        return self.wait(0)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        readable, _, _ = select.select([self._r], [], [], timeout)
+        return bool(readable)  # never read: once set, it stays set
+
+    def close(self) -> None:
+        os.close(self._r)
+        os.close(self._w)
+
+
+class ForkSafeStoreHandler(StoreHandler):
+    """``StoreHandler`` whose records reach the test process from forked server children."""
+
+    def __init__(self, mod: ModuleType, tags_file: Path) -> None:
+        super().__init__(mod)
+        self.fired_tags = SharedTags(tags_file)  # type: ignore[assignment]
+        self.slow_started = ProcessEvent()  # type: ignore[assignment]
+
+
 def raw_connect(port: int) -> socket.socket:
     sock = socket.create_connection(("127.0.0.1", port), timeout=3)
     return sock
@@ -121,10 +189,18 @@ def closed_by_peer(sock: socket.socket, within: float = 3.0) -> bool:
 
 
 @pytest.fixture
-def served(store: ModuleType, request: pytest.FixtureRequest) -> Iterator[Any]:
-    """A server for one (model, protocol, transport), with helpers; stopped afterwards."""
+def served(store: ModuleType, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """A server for one (model, protocol, transport), with helpers; stopped afterwards.
+
+    Under ``forking`` every call runs in a child process, so the handler records what ran
+    where the test process can read it (``ForkSafeStoreHandler``) and the scenarios that
+    check those records run unchanged for that model too.
+    """
     model, protocol, transport = request.param
-    handler = StoreHandler(store)
+    if model == "forking":
+        handler: StoreHandler = ForkSafeStoreHandler(store, tmp_path / "fired_tags")
+    else:
+        handler = StoreHandler(store)
     server = swordfish.make_server(
         store.Store,
         handler,
@@ -140,6 +216,9 @@ def served(store: ModuleType, request: pytest.FixtureRequest) -> Iterator[Any]:
     finally:
         env.close_clients()
         server.stop(timeout=2)
+        if isinstance(handler, ForkSafeStoreHandler):
+            assert isinstance(handler.slow_started, ProcessEvent)
+            handler.slow_started.close()
 
 
 class Env:

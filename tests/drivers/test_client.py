@@ -172,8 +172,8 @@ def test_unknown_names_list_the_choices(store: ModuleType, kwargs: Any, message:
 
 
 def test_server_argument_checks(store: ModuleType) -> None:
-    with pytest.raises(ValueError, match="unknown model 'forking'; choose one of: simple, thre"):
-        swordfish.make_server(store.Store, object(), port=0, model="forking")
+    with pytest.raises(ValueError, match="unknown model 'gevent'; choose one of: simple, thre"):
+        swordfish.make_server(store.Store, object(), port=0, model="gevent")
     with pytest.raises(ValueError, match="workers applies to model='threadpool' only"):
         swordfish.make_server(store.Store, object(), port=0, model="threaded", workers=2)
     with pytest.raises(ValueError, match="workers must be a positive int"):
