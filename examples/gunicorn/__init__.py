@@ -1,0 +1,1 @@
+"""The calculator served by gunicorn: ``gunicorn -c examples/gunicorn/gunicorn.conf.py``."""
