@@ -34,6 +34,7 @@ from .model.service import ServiceSpec
 from .model.spec import TypeSpec
 from .model.struct import Struct, ThriftException
 from .model.ttype import TType
+from .prefork import WORKER_SERVERS as PREFORK_WORKER_SERVERS
 from .rpc.options import PROTOCOLS, TRANSPORTS
 from .sync._common import MODELS
 from .sync.factory import make_client, make_server
@@ -71,22 +72,69 @@ def _parser() -> argparse.ArgumentParser:
         "the module may also be a path to a .py file",
     )
     serve.add_argument(
-        "--server", choices=(*MODELS, "asyncio"), default="threadpool", help="server model"
+        "--server",
+        choices=(*MODELS, "asyncio", "prefork"),
+        default="threadpool",
+        help="server model",
     )
     serve.add_argument(
         "--loop",
         choices=LOOPS,
         default=None,
-        help="event loop of --server asyncio (default: asyncio)",
+        help="event loop of --server asyncio, or of --server prefork --worker-server asyncio "
+        "(default: asyncio)",
     )
     serve.add_argument(
         "--workers",
         type=int,
         default=None,
-        help="threadpool size; with --server asyncio: threads for plain (non-async) handlers",
+        help="threadpool size; with --server asyncio: threads for plain (non-async) handlers; "
+        "with --server prefork: worker processes (default: one per CPU)",
     )
     serve.add_argument(
         "--idle-timeout", type=float, default=60.0, help="seconds (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--graceful-timeout",
+        type=float,
+        default=None,
+        help=f"seconds running calls may take to finish on SIGTERM (default: {STOP_GRACE})",
+    )
+    prefork = serve.add_argument_group("--server prefork options (see docs/prefork.md)")
+    prefork.add_argument(
+        "--worker-server",
+        choices=PREFORK_WORKER_SERVERS,
+        default=None,
+        help="what each worker process runs (default: threadpool)",
+    )
+    prefork.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="per worker: threadpool size, or asyncio handler threads",
+    )
+    prefork.add_argument(
+        "--max-requests",
+        type=int,
+        default=None,
+        help="replace a worker after about this many calls (default: never)",
+    )
+    prefork.add_argument(
+        "--max-requests-jitter",
+        type=int,
+        default=None,
+        help="add a random 0..N to each worker's --max-requests (default: 0)",
+    )
+    prefork.add_argument(
+        "--worker-timeout",
+        type=float,
+        default=None,
+        help="kill and replace a worker silent this many seconds (default: 30)",
+    )
+    prefork.add_argument(
+        "--status-file",
+        default=None,
+        help="keep a JSON status (pids, restarts, requests) at this path",
     )
     serve.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
 
@@ -139,10 +187,15 @@ def _load_service(path: str, name: str) -> tuple[ModuleType, object]:
     return module, obj
 
 
-def _import_handler(ref: str) -> object:
+def _split_handler_ref(ref: str) -> tuple[str, str]:
     module_name, sep, attr = ref.rpartition(":")
     if not sep or not module_name or not attr:
         raise UsageError(f"--handler must look like module:Class, got {ref!r}")
+    return module_name, attr
+
+
+def _import_handler(ref: str) -> object:
+    module_name, attr = _split_handler_ref(ref)
     try:
         if module_name.endswith(".py"):
             spec = importlib.util.spec_from_file_location(
@@ -182,10 +235,16 @@ def _serve(args: argparse.Namespace) -> int:
         import logging
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    _check_prefork_flags(args)
+    grace = STOP_GRACE if args.graceful_timeout is None else args.graceful_timeout
+    if grace <= 0:
+        raise UsageError(f"--graceful-timeout must be positive, got {grace}")
     _, service = _load_service(args.idl, args.service)
+    if args.server == "prefork":
+        return _serve_prefork(args, grace)
     handler = _import_handler(args.handler)
     if args.server == "asyncio":
-        return _serve_asyncio(args, service, handler)
+        return _serve_asyncio(args, service, handler, grace)
     if args.loop is not None:
         raise UsageError("--loop applies to --server asyncio only")
     if args.workers is not None and args.server != "threadpool":
@@ -224,14 +283,14 @@ def _serve(args: argparse.Namespace) -> int:
         while not stop.wait(0.5):
             pass
         _say("stopping")
-        server.stop(timeout=STOP_GRACE)
+        server.stop(timeout=grace)
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
     return 0
 
 
-def _serve_asyncio(args: argparse.Namespace, service: object, handler: object) -> int:
+def _serve_asyncio(args: argparse.Namespace, service: object, handler: object, grace: float) -> int:
     import asyncio
 
     from .aio import AsyncServer, run
@@ -268,7 +327,7 @@ def _serve_asyncio(args: argparse.Namespace, service: object, handler: object) -
             )
             await stop.wait()
             _say("stopping")
-            await server.stop(timeout=STOP_GRACE)
+            await server.stop(timeout=grace)
         finally:
             for s in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(s)
@@ -278,6 +337,127 @@ def _serve_asyncio(args: argparse.Namespace, service: object, handler: object) -
         return run(main(), loop=loop_name)
     except RuntimeError as exc:  # uvloop asked for but not installed
         raise UsageError(str(exc)) from exc
+
+
+# -- serve --server prefork --------------------------------------------------------------------
+
+#: Flags that only mean something to ``--server prefork``.
+_PREFORK_ONLY = (
+    ("worker_server", "--worker-server"),
+    ("threads", "--threads"),
+    ("max_requests", "--max-requests"),
+    ("max_requests_jitter", "--max-requests-jitter"),
+    ("worker_timeout", "--worker-timeout"),
+    ("status_file", "--status-file"),
+)
+
+
+def _check_prefork_flags(args: argparse.Namespace) -> None:
+    if args.server != "prefork":
+        for attr, flag in _PREFORK_ONLY:
+            if getattr(args, attr) is not None:
+                raise UsageError(f"{flag} applies to --server prefork only")
+        return
+    if args.max_requests_jitter is not None and args.max_requests is None:
+        raise UsageError("--max-requests-jitter needs --max-requests")
+    if args.loop is not None and args.worker_server != "asyncio":
+        raise UsageError("--loop applies to --server asyncio or --worker-server asyncio only")
+
+
+class _PreforkApp:
+    """The worker's app factory: loads the IDL and imports the handler *in the worker*.
+
+    The supervisor never imports the handler module, so every worker (and so every SIGHUP
+    reload) runs the handler code as it is on disk at that moment; the IDL is re-read too.
+    A class rather than a closure so that its repr (in logs) names what it loads.
+    """
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.idl: str = args.idl
+        self.service: str = args.service
+        self.handler: str = args.handler
+        self.protocol: str = args.protocol
+        self.transport: str = args.transport
+        self.idle_timeout: float = args.idle_timeout
+
+    def __call__(self) -> Any:
+        from .idl import clear_cache
+        from .prefork import AppLoadError, WorkerApp
+
+        clear_cache()
+        importlib.invalidate_caches()
+        try:
+            _, service = _load_service(self.idl, self.service)
+            handler = _import_handler(self.handler)
+        except UsageError as exc:
+            raise AppLoadError(str(exc)) from None
+        return WorkerApp(
+            service,
+            handler,
+            protocol=self.protocol,
+            transport=self.transport,
+            options={"idle_timeout": self.idle_timeout},
+        )
+
+    def __repr__(self) -> str:
+        return f"<swordfish serve app {self.handler} for {self.service} in {self.idl}>"
+
+
+def _serve_prefork(args: argparse.Namespace, grace: float) -> int:
+    import logging
+
+    from .prefork import Supervisor, WorkerStartError
+
+    _split_handler_ref(args.handler)  # the format only: the module is imported by workers
+    if args.workers is not None and args.workers <= 0:
+        raise UsageError(f"--workers must be positive, got {args.workers}")
+    worker_server = args.worker_server or "threadpool"
+    options: dict[str, Any] = {}
+    if args.worker_timeout is not None:
+        options["worker_timeout"] = args.worker_timeout
+    try:
+        supervisor = Supervisor(
+            _PreforkApp(args),
+            args.host,
+            args.port,
+            workers=args.workers,
+            worker_server=worker_server,
+            threads=args.threads,
+            loop=args.loop or "asyncio",
+            max_requests=args.max_requests,
+            max_requests_jitter=args.max_requests_jitter or 0,
+            graceful_timeout=grace,
+            status_file=args.status_file,
+            **options,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    prefork_log = logging.getLogger("swordfish.prefork")
+    if not args.verbose and not prefork_log.handlers:
+        # Spawns, exits, restarts and reloads are what an operator watches: always shown.
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(f"{PROG}: %(message)s"))
+        prefork_log.addHandler(handler)
+        prefork_log.setLevel(logging.INFO)
+    try:
+        supervisor.start()
+    except WorkerStartError as exc:
+        if exc.usage:
+            _say(f"error: {exc.text}")
+            return 2
+        _say(f"error: {exc}")
+        return 1
+    except SwordfishError as exc:
+        _say(f"error: {exc}")
+        return 1
+    if supervisor.serving:
+        _say(
+            f"listening on {format_address((args.host, supervisor.port))} (server=prefork, "
+            f"workers={supervisor.workers}, worker_server={worker_server}, "
+            f"protocol={args.protocol}, transport={args.transport})"
+        )
+    supervisor.run()
+    return 0
 
 
 # -- call ------------------------------------------------------------------------------------
