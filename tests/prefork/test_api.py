@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -33,15 +34,20 @@ def test_supervisor_api_serves_counts_and_stops(tmp_path: Path) -> None:
         # The app factory ran in the workers only: the supervisor never imported the handler.
         assert first[2:] == ["modules", "False"]
         port = int(first[1])
+        # Both workers are up (the status file says so) and every answer comes from one of
+        # them. Which worker accepts a connection is the kernel's choice: a busy box may hand
+        # every connection to the same one, so that both answered is not required.
+        workers = {w["pid"] for w in json.loads((tmp_path / "s.json").read_text())["workers"]}
+        assert len(workers) == 2 and proc.pid not in workers
         pids = set()
-        for _ in range(200):
+        for _ in range(50):
             with swordfish.make_client(probe.Probe, port=port, timeout=5) as c:
                 pids.add(c.pid())
                 assert c.add(2, 3) == 5
             if len(pids) == 2:
                 break
-        assert len(pids) == 2
-        assert proc.pid not in pids
+        assert pids <= workers
+        pids = workers
         calls = 2 * (_ + 1)
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=10)
