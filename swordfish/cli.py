@@ -204,7 +204,14 @@ def _import_handler(ref: str) -> object:
             if spec is None or spec.loader is None:
                 raise ImportError(f"cannot load {module_name}")
             module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
+            # Registered before it runs, as an import would: dataclasses, pickling and
+            # typing look their defining module up in sys.modules.
+            sys.modules[spec.name] = module
+            try:
+                spec.loader.exec_module(module)
+            except BaseException:
+                sys.modules.pop(spec.name, None)
+                raise
         else:
             # Like `python -m`, find handler modules in the current directory.
             if os.getcwd() not in sys.path and "" not in sys.path:

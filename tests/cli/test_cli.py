@@ -282,3 +282,30 @@ def test_call_unreachable_server(capsys: pytest.CaptureFixture[str]) -> None:
     rc, _, err = run_main(capsys, "call", IDL, "--service", "Store", "--port", "1", "ping")
     assert rc == 1
     assert err.startswith("swordfish: error: TransportError: connect to 127.0.0.1:1 failed")
+
+
+def test_handler_from_a_py_path_is_a_real_module(tmp_path: Path) -> None:
+    # A handler file is imported like a module: registered in sys.modules while it runs, so
+    # what looks its module up there (dataclasses, pickling) works.
+    path = tmp_path / "file_handler.py"
+    path.write_text(
+        "from __future__ import annotations\n\n"
+        "import dataclasses\n\n\n"
+        "@dataclasses.dataclass\n"
+        "class Totals:\n"
+        "    calls: int = 0\n\n\n"
+        "class Handler:\n"
+        "    def __init__(self):\n"
+        "        self.totals = Totals()\n\n"
+        "    def add(self, a, b):\n"
+        "        self.totals.calls += 1\n"
+        "        return a + b\n"
+    )
+    p = Served(IDL, "--service", "Store", "--handler", f"{path}:Handler", "--port", "0")
+    try:
+        port = int(p.wait_listening().group(1))
+        with swordfish.make_client(store.Store, port=port, timeout=5) as c:
+            assert c.add(1, 2) == 3
+        assert p.stop()[0] == 0
+    finally:
+        p.kill()
