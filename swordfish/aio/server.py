@@ -40,8 +40,21 @@ own ``TApplicationException`` as-is), and the connection keeps serving.
 
 Shutdown (``stop``): stop accepting; idle connections close at once; calls already received
 (including complete calls still in a connection's buffer) run and are answered, then their
-connections close. After ``timeout`` seconds whatever is left is aborted. A connection that
-sends malformed or oversized bytes is closed on its own; the others are not affected.
+connections close. Bytes that arrive once the drain has begun are not read, so calls in them
+do not run (the client sees EOF where their replies would be). After ``timeout`` seconds
+whatever is left is aborted. A connection that sends malformed or oversized bytes is closed
+on its own; the others are not affected.
+
+Closing a connection: when the server closes one with nothing wrong (the drain, an idle
+timeout), the peer may have sent bytes we never read, and closing a socket with unread input
+makes the kernel answer with a RST: the client sees ``ECONNRESET`` instead of EOF, and replies
+still in flight are dropped, replies to calls that did run. So those closes *linger*
+(``EngineProtocol.linger``): every reply is flushed, FIN follows it (``write_eof``), then
+input is read and dropped until the peer closes, or has been quiet for ``LINGER_QUIET`` with
+all we wrote acknowledged, or ``LINGER_TIME`` has passed since our last reply left; ``stop``
+aborts whatever still lingers at its deadline. The client reads every reply, then EOF, and
+each call it sent that was not run fails with ``ConnectionClosedError``, never silently.
+Malformed input, a peer that stops reading our replies, and the stop deadline still abort.
 """
 
 from __future__ import annotations
@@ -51,6 +64,7 @@ import contextvars
 import inspect
 import logging
 import operator
+import os
 import socket
 import types
 from collections.abc import Callable, Coroutine, Generator, Iterable
@@ -79,9 +93,16 @@ from ..rpc.request import Context, Request, Response
 from ..rpc.service import AsyncService, Service
 from .stream import PAUSE_LIMIT, PAUSE_STOPPING, EngineProtocol, format_address
 
-__all__ = ["AsyncServer", "SYNC_HANDLER_MODES"]
+__all__ = ["AsyncServer", "LINGER_QUIET", "LINGER_TIME", "SYNC_HANDLER_MODES"]
 
 log = logging.getLogger("swordfish.aio.server")
+
+#: Lingering close (see "Closing a connection" in the module docstring): the longest a closing
+#: connection keeps reading and discarding input once our last reply has left...
+LINGER_TIME = 2.0
+#: ...and how long the peer may stay silent (sending nothing, not closing) before we close
+#: anyway, once it has acknowledged everything we wrote.
+LINGER_QUIET = 0.25
 
 #: ``sync_handlers=`` values: run plain handler methods in threads, or on the loop.
 SYNC_HANDLER_MODES = ("thread", "inline")
@@ -183,8 +204,8 @@ class _ServerProtocol(EngineProtocol):
         server._connection_added(self)
         if server._stopping:
             # Accepted in the instant before the listener closed: nothing was read, so
-            # closing it loses nothing.
-            self.close()
+            # closing it loses nothing (lingering, so a call it sent meets EOF, not a RST).
+            self.linger(LINGER_QUIET, LINGER_TIME)
             return
         if server.idle_timeout is not None:
             self._idle_timer = self.loop.call_later(server.idle_timeout, self._check_idle)
@@ -198,6 +219,9 @@ class _ServerProtocol(EngineProtocol):
         log.debug("closed %s (%s)", self.peer, exc or "clean")
 
     def data_received(self, data: bytes) -> None:
+        if self.lingering:
+            self.linger_received()  # calls we will not run: dropped
+            return
         self.engine.receive_data(data)
         # Replies of calls answered right here leave in one write when pump returns.
         self.hold_writes()
@@ -207,6 +231,8 @@ class _ServerProtocol(EngineProtocol):
             self.release_writes()
 
     def eof_received(self) -> bool:
+        if self.lingering:
+            return False  # the peer read our FIN and closed: the lingering close is over
         self._eof = True
         self.engine.receive_data(b"")
         self.pump()
@@ -227,7 +253,7 @@ class _ServerProtocol(EngineProtocol):
         """Take calls out of the engine until it needs data or a limit is reached."""
         server = self.server
         engine = self.engine
-        while not self.closed:
+        while not self.closed and not self.lingering:
             if self.in_flight >= server.max_in_flight_per_connection:
                 self.pause(PAUSE_LIMIT)
                 return
@@ -246,7 +272,10 @@ class _ServerProtocol(EngineProtocol):
                 if self._pause_reasons:
                     self.resume(PAUSE_LIMIT)
                 if server._stopping and self.in_flight == 0:
-                    self.close()  # draining: everything received has been answered
+                    # Draining: everything received has been answered. The peer may have
+                    # sent more that we will not read (reading is paused): linger, or the
+                    # close would draw a RST that can drop our last replies.
+                    self.linger(LINGER_QUIET, LINGER_TIME)
                 return
             if type(event) is Call:
                 self._start(event)
@@ -436,7 +465,7 @@ class _ServerProtocol(EngineProtocol):
     def _check_idle(self) -> None:
         self._idle_timer = None
         idle = self.server.idle_timeout
-        if self.closed or idle is None:
+        if self.closed or self.lingering or idle is None:
             return
         now = self.loop.time()
         stalled = self.write_stalled_since
@@ -446,7 +475,7 @@ class _ServerProtocol(EngineProtocol):
             return
         if self.in_flight == 0 and now - self.last_active >= idle:
             log.debug("closing idle connection %s", self.peer)
-            self.close()
+            self.linger(LINGER_QUIET, LINGER_TIME)  # a call sent just now meets EOF
             return
         # Busy, or active recently: look again when it could next be idle.
         due = self.last_active + idle if self.in_flight == 0 else now + idle
@@ -582,7 +611,9 @@ class AsyncServer:
     filters: ``AsyncFilter``s (or a ``Stack`` of them), outermost first, around the handler.
     sock: an already listening socket to serve on instead of binding ``host``/``port`` (what a
         pre-fork supervisor hands its workers); ``host``, ``port`` and ``reuse_port`` are then
-        ignored. ``calls_served`` counts answered calls (oneway: run).
+        ignored. A unix (``AF_UNIX``) stream socket works too: ``.host`` is then its path and
+        ``.port`` 0 (the socket file is left in place: whoever bound it removes it).
+        ``calls_served`` counts answered calls (oneway: run).
     """
 
     def __init__(
@@ -671,18 +702,34 @@ class AsyncServer:
         self._stopping = False
         self._stopped: asyncio.Event | None = None
         self._no_conns: asyncio.Event | None = None
-        self._address: tuple[Any, ...] = (host, port)
+        # getsockname() once started: (host, port, ...), or a unix socket's path (str/bytes)
+        self._address: tuple[Any, ...] | str | bytes = (host, port)
+        if sock is not None:
+            self._address = sock.getsockname()
 
     # -- public surface ----------------------------------------------------------------------
 
     @property
     def host(self) -> str:
-        return str(self._address[0])
+        """The bound host address once started; on a unix socket, its path."""
+        address = self._address
+        if isinstance(address, tuple):
+            return str(address[0])
+        return os.fsdecode(address) if isinstance(address, bytes) else str(address)
 
     @property
     def port(self) -> int:
-        """The bound port (the real one once started with ``port=0``)."""
-        return int(self._address[1])
+        """The bound port (the real one once started with ``port=0``).
+
+        0 when serving on a unix socket (``sock=`` an ``AF_UNIX`` listener): it has no port.
+        """
+        address = self._address
+        return int(address[1]) if isinstance(address, tuple) else 0
+
+    @property
+    def address(self) -> str:
+        """Where it listens, for people: ``host:port``, ``[::1]:port`` or ``unix:/path``."""
+        return format_address(self._address)
 
     @property
     def connections(self) -> int:
@@ -712,7 +759,7 @@ class AsyncServer:
             self._executor = ThreadPoolExecutor(
                 self.handler_threads, thread_name_prefix="swordfish-aio-handler"
             )
-        address = format_address((self.host_arg, self.port_arg))
+        address = format_address(self._address)  # (host, port), or the given socket's name
         try:
             if self.sock is not None:
                 self._aserver = await loop.create_server(
@@ -753,7 +800,9 @@ class AsyncServer:
     async def stop(self, timeout: float = 5.0) -> None:
         """Stop accepting, answer calls already received (up to ``timeout`` s), close all.
 
-        Idempotent; a second caller waits for the first one's stop to finish.
+        Connections close with a lingering close (module docstring), which a peer can make
+        last ``LINGER_QUIET`` (silent) to ``LINGER_TIME`` (still sending): never past
+        ``timeout``. Idempotent; a second caller waits for the first one's stop to finish.
         """
         if self._stopping:
             if self._stopped is not None:
@@ -773,7 +822,11 @@ class AsyncServer:
             async with asyncio.timeout_at(deadline):
                 await self._no_conns.wait()
         except TimeoutError:
-            log.warning("stop: calls still running after %.1f s; closing connections", timeout)
+            log.warning(
+                "stop: calls still running (or peers still sending) after %.1f s; "
+                "closing connections",
+                timeout,
+            )
         for conn in list(self._conns):
             conn.abort()
             conn.cancel_tasks()

@@ -17,12 +17,17 @@ engine. What this class adds is what every asyncio connection needs:
 - Error mapping at the boundary (httpcore's ``map_exceptions``): ``OSError`` from connect or
   the transport becomes the Swordfish tree (``TransportError``, ``TransportTimeout``,
   ``ConnectionClosedError``).
+- Three ways to close: ``close`` (flush, then close: right when the peer closed first),
+  ``abort`` (now, dropping what is unsent), and ``linger``: flush, send FIN, then read and
+  drop input until the peer closes or goes quiet, so that input we never read cannot make the
+  kernel answer our close with a RST (which would also drop replies still in flight).
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
+import struct
 from collections.abc import Callable
 from typing import TypeVar, cast
 
@@ -47,13 +52,49 @@ PAUSE_STOPPING = 4  # the server is draining: no new calls
 #: Queued writes that trigger an immediate flush instead of waiting for the loop iteration.
 FLUSH_BATCH = 32
 
+# How often a lingering close looks again at what it waits for (our buffered bytes leaving,
+# the peer acknowledging them) when no event would wake it.
+_LINGER_POLL = 0.05
+
+try:  # Linux (SIOCOUTQ): bytes in a socket's send queue the peer has not acknowledged yet
+    import fcntl
+    import termios
+
+    _OUTQ: int | None = termios.TIOCOUTQ
+except (ImportError, AttributeError):  # pragma: no cover - not Linux
+    _OUTQ = None
+_INT = struct.Struct("i")
+
 
 def format_address(address: object) -> str:
-    """``"host:port"`` (``"[::1]:port"`` for IPv6) for logs and errors."""
+    """``"host:port"`` (``"[::1]:port"`` for IPv6) for logs and errors.
+
+    A unix socket's address (its path, ``b"\\0name"`` in Linux's abstract namespace, ``""``
+    for an unnamed client) reads ``unix:/path``, ``unix:@name`` or ``unix:(unnamed)``.
+    """
     if isinstance(address, tuple) and len(address) >= 2:
         host, port = address[0], address[1]
         return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
-    return str(address)
+    if isinstance(address, bytes):
+        address = address.decode(errors="backslashreplace")
+    if isinstance(address, str):
+        if address.startswith("\0"):
+            return f"unix:@{address[1:]}"
+        return f"unix:{address}" if address else "unix:(unnamed)"
+    return "unknown" if address is None else str(address)
+
+
+def _unacknowledged(transport: asyncio.BaseTransport) -> int:
+    """Bytes the peer's kernel has not acknowledged in our socket's send queue (0: unknown)."""
+    sock = transport.get_extra_info("socket")
+    if _OUTQ is None or sock is None:  # pragma: no cover - not Linux
+        return 0
+    try:
+        raw = fcntl.ioctl(sock.fileno(), _OUTQ, bytes(_INT.size))
+    except (OSError, ValueError):
+        return 0
+    value: int = _INT.unpack(raw)[0]
+    return value
 
 
 class EngineProtocol(asyncio.Protocol):
@@ -71,6 +112,14 @@ class EngineProtocol(asyncio.Protocol):
         self._write_paused = False
         self._drain_waiters: list[asyncio.Future[None]] = []
         self._closed_future: asyncio.Future[None] = self.loop.create_future()
+        # Lingering close (see ``linger``): set once it has begun.
+        self.lingering = False
+        self._linger_timer: asyncio.TimerHandle | None = None
+        self._linger_limit = 0.0
+        self._linger_quiet = 0.0
+        self._linger_until = 0.0  # the latest it may last (moved on while replies leave)
+        self._quiet_until = 0.0  # when a silent peer is deemed done
+        self._linger_buffered = 0  # our write buffer at the last look
 
     # -- asyncio.Protocol ---------------------------------------------------------------------
 
@@ -88,6 +137,9 @@ class EngineProtocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self._out.clear()
+        if self._linger_timer is not None:
+            self._linger_timer.cancel()
+            self._linger_timer = None
         self._wake_drainers(exc)
         if not self._closed_future.done():
             self._closed_future.set_result(None)
@@ -107,8 +159,8 @@ class EngineProtocol(asyncio.Protocol):
         """Stop reading for ``reason`` (one of the ``PAUSE_*`` bits)."""
         was = self._pause_reasons
         self._pause_reasons |= reason
-        if not was and self.transport is not None and not self.closed:
-            self.transport.pause_reading()
+        if not was and self.transport is not None and not self.closed and not self.lingering:
+            self.transport.pause_reading()  # a lingering close keeps reading, whatever else
 
     def resume(self, reason: int) -> None:
         """Drop ``reason``; reading resumes when no reason is left."""
@@ -116,7 +168,8 @@ class EngineProtocol(asyncio.Protocol):
             return
         self._pause_reasons &= ~reason
         if not self._pause_reasons and self.transport is not None and not self.closed:
-            self.transport.resume_reading()
+            if not self.lingering:  # reading already (see ``linger``)
+                self.transport.resume_reading()
 
     def paused_for(self, reason: int) -> bool:
         return bool(self._pause_reasons & reason)
@@ -125,8 +178,8 @@ class EngineProtocol(asyncio.Protocol):
 
     def write(self, data: bytes) -> None:
         """Queue ``data``; everything queued in this loop iteration goes out in one write."""
-        if self.closed:
-            return
+        if self.closed or self.lingering:
+            return  # lingering: our FIN is out, nothing may follow it
         out = self._out
         out.append(data)
         if len(out) >= FLUSH_BATCH:
@@ -156,7 +209,7 @@ class EngineProtocol(asyncio.Protocol):
         """Write whatever is queued now."""
         self._flush_scheduled = False
         out = self._out
-        if not out or self.closed or self.transport is None:
+        if not out or self.closed or self.lingering or self.transport is None:
             out.clear()
             return
         data = out[0] if len(out) == 1 else b"".join(out)
@@ -198,6 +251,76 @@ class EngineProtocol(asyncio.Protocol):
         self._out.clear()
         if self.transport is not None and not self.closed:
             self.transport.abort()
+
+    def linger(self, quiet: float, limit: float) -> None:
+        """Close gracefully when the peer may still be sending: a lingering close.
+
+        Closing a socket with unread input makes the kernel send a RST, and a RST makes the
+        peer see ``ECONNRESET`` and drops our bytes still in flight. So: flush what is
+        queued, send FIN after it (``write_eof``), then read and drop whatever arrives
+        (subclasses route ``data_received`` to ``linger_received`` and make
+        ``eof_received`` return ``False`` while ``lingering``). The transport closes when
+        the peer closes (EOF), or once the peer has been silent for ``quiet`` seconds with
+        everything we wrote delivered and acknowledged, or after ``limit`` seconds (counted
+        from the last time the peer took bytes still in our write buffer, if any were); if
+        the peer takes none of those for ``limit`` seconds, it is aborted instead.
+        Transports that cannot half-close (TLS) just ``close``.
+        """
+        transport = self.transport
+        if transport is None or self.closed or self.lingering:
+            return
+        if not transport.can_write_eof():
+            self.close()
+            return
+        self.flush()
+        self.lingering = True
+        transport.write_eof()  # FIN after what is buffered
+        now = self.loop.time()
+        self._linger_limit = limit
+        self._linger_quiet = quiet
+        self._linger_until = now + limit
+        self._quiet_until = now + quiet
+        self._linger_buffered = transport.get_write_buffer_size()
+        # Whatever paused reading (limits, backpressure, a drain), read now: unread input is
+        # what would turn our close into a RST.
+        transport.resume_reading()
+        due = now + _LINGER_POLL if self._linger_buffered else self._quiet_until
+        self._linger_timer = self.loop.call_at(due, self._linger_check)
+
+    def linger_received(self) -> None:
+        """Bytes arrived while lingering (already dropped): the peer is not quiet yet."""
+        self._quiet_until = self.loop.time() + self._linger_quiet
+
+    def _linger_check(self) -> None:
+        self._linger_timer = None
+        transport = self.transport
+        if transport is None or self.closed:
+            return
+        now = self.loop.time()
+        buffered = transport.get_write_buffer_size()
+        if buffered:
+            # Our replies are still leaving: the linger proper starts once they are out.
+            if buffered < self._linger_buffered:  # the peer reads them: give it time
+                self._linger_until = now + self._linger_limit
+            self._linger_buffered = buffered
+            if now >= self._linger_until:
+                self.abort()  # it read nothing of them for `limit` seconds
+                return
+            due = min(now + _LINGER_POLL, self._linger_until)
+        elif now >= self._linger_until:
+            transport.close()
+            return
+        elif now >= self._quiet_until:
+            # Silent peer. Close once it has acknowledged what we wrote (beyond our FIN,
+            # which counts one): bytes it sent later would draw a RST from a closed socket,
+            # and that RST would drop what it has not received yet.
+            if _unacknowledged(transport) <= 1:
+                transport.close()
+                return
+            due = min(now + _LINGER_POLL, self._linger_until)
+        else:
+            due = min(self._quiet_until, self._linger_until)
+        self._linger_timer = self.loop.call_at(due, self._linger_check)
 
     async def wait_closed(self) -> None:
         await asyncio.shield(self._closed_future)

@@ -28,7 +28,10 @@ children's status pipes and the lifeline's write end are closed; the server's lo
 are replaced (another parent thread may have held them at fork time); SIGTERM and SIGINT get
 the child's own handler (installed while both signals are blocked, so a stop racing with the
 fork is not lost): it lets the running call finish and write its reply, then the child closes
-the connection and leaves with ``os._exit``; it never returns into the parent's code.
+the connection (a lingering close, as every model does: see "Closing a connection" in
+``swordfish.sync.server``; bounded by ``LINGER_TIME``, since the child does not know the
+parent's deadline, which the parent enforces with SIGKILL) and leaves with ``os._exit``; it
+never returns into the parent's code.
 Exit status: 0 after a clean close, 1 if serving the connection raised, or the code of a
 ``SystemExit`` from the handler; the parent logs every non-zero status and signal death.
 

@@ -21,9 +21,28 @@ forking     one process per connection (Apache TForkingServer; POSIX only): the 
 
 Shutdown (``stop``): the listener closes at once, idle connections are closed promptly (every
 wait also watches a wake-up socket), calls already running finish and write their replies,
-then their connections close. After ``timeout`` seconds whatever is still open is closed
-hard. A connection that sends malformed or oversized bytes is closed on its own; the server
-keeps serving the others. Handler exceptions never escape into the loops (see ``Dispatcher``).
+then their connections close. Calls a connection sent after the one it is running are not
+run (the client sees EOF where their replies would be). After ``timeout`` seconds whatever
+is still open is closed hard. A connection that sends malformed or oversized bytes is closed
+on its own; the server keeps serving the others. Handler exceptions never escape into the
+loops (see ``Dispatcher``).
+
+Closing a connection
+--------------------
+A connection the server closes on its own initiative with nothing wrong (draining on stop,
+idle timeout, a forked child's parent gone) gets a *lingering close*, because closing a
+socket with unread input makes the kernel answer with a RST: the client then sees
+``ECONNRESET`` instead of EOF, and replies we wrote that were still in flight are dropped:
+replies to calls that did run, lost. So instead: every reply is written, then
+``shutdown(SHUT_WR)`` sends FIN after the last one, then the server keeps reading and
+discarding input (calls it will not run) until the peer closes (EOF), or the peer has been
+quiet for ``LINGER_QUIET`` with everything we wrote acknowledged, or ``LINGER_TIME`` has
+passed, or the stop deadline; only then does it close the socket. The client reads every
+reply, then EOF, and each call it sent that was not run fails with ``ConnectionClosedError``
+(never silently). Hard closes stay hard: malformed input, a peer that reset or stopped
+reading, and whatever is still open at the stop deadline. ``simple``, ``threaded`` and
+``forking`` linger in the connection's own thread or process; ``threadpool`` keeps lingering
+sockets in its selector, so one slow peer never holds up the others.
 
 The forking model
 -----------------
@@ -36,6 +55,7 @@ its one connection with this module's ``_serve_blocking``.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import queue
 import selectors
@@ -60,7 +80,7 @@ from ._common import MODELS, PROTOCOLS, TRANSPORTS, check_choice, resolve_servic
 from .forking import _KILL_WAIT, DEFAULT_MAX_CHILDREN, ForkingLoop
 from .stream import READ_SIZE, SyncStream, format_address, map_socket_errors
 
-__all__ = ["DEFAULT_MAX_CHILDREN", "DEFAULT_WORKERS", "Server"]
+__all__ = ["DEFAULT_MAX_CHILDREN", "DEFAULT_WORKERS", "LINGER_QUIET", "LINGER_TIME", "Server"]
 
 log = logging.getLogger("swordfish.server")
 
@@ -68,10 +88,33 @@ log = logging.getLogger("swordfish.server")
 DEFAULT_WORKERS = 8
 
 
+#: Lingering close (see "Closing a connection" in the module docstring): the longest a closing
+#: connection keeps reading and discarding input after our FIN...
+LINGER_TIME = 2.0
+#: ...and how long the peer may stay silent (sending nothing, not closing) before we close
+#: anyway, once it has acknowledged everything we wrote.
+LINGER_QUIET = 0.25
+# How often a quiet linger looks again whether the peer has acknowledged our last bytes.
+_LINGER_POLL = 0.05
+
+# What the owner of a connection does after serving it (``_Connection.on_readable``).
+_KEEP = 0  # wait for more bytes
+_LINGER = 1  # close gracefully: FIN after our last reply, discard input until EOF, close
+_CLOSE = 2  # close now: the peer is gone, I/O failed, or its bytes were malformed
+
+
 class _Connection:
     """One accepted connection: its stream, its protocol engine, and the call loop."""
 
-    __slots__ = ("engine", "last_active", "server", "stream")
+    __slots__ = (
+        "engine",
+        "last_active",
+        "linger_until",
+        "lingering",
+        "quiet_until",
+        "server",
+        "stream",
+    )
 
     def __init__(self, server: Server, sock: socket.socket, address: object) -> None:
         self.server = server
@@ -79,6 +122,9 @@ class _Connection:
         framer = make_framer(server.transport, server._codec, server.limits)
         self.engine = ServerConnection(server.spec, server._codec, framer)
         self.last_active = time.monotonic()
+        self.lingering = False  # closing: our FIN is out, input is read and dropped
+        self.linger_until = 0.0
+        self.quiet_until = 0.0
 
     def fileno(self) -> int:
         return self.stream.fileno()
@@ -87,38 +133,40 @@ class _Connection:
         idle = self.server.idle_timeout
         return idle is not None and now - self.last_active >= idle
 
-    def on_readable(self) -> bool:
-        """Read once and run every complete call. ``False``: close this connection now."""
+    def on_readable(self) -> int:
+        """Read once and run every complete call; say what to do next (``_KEEP``, ...)."""
         try:
             data = self.stream.read(READ_SIZE, self.server.idle_timeout)
         except TransportError as exc:
             log.debug("closing %s: %s", self.stream.peer, exc)
-            return False
+            return _CLOSE
         self.last_active = time.monotonic()
         self.engine.receive_data(data)
         return self._run_calls()
 
-    def _run_calls(self) -> bool:
+    def _run_calls(self) -> int:
         while True:
             try:
                 event = self.engine.next_event()
             except ProtocolError as exc:
                 # Nothing after malformed bytes can be trusted; only this connection pays.
                 log.warning("closing %s: %s", self.stream.peer, exc)
-                return False
+                return _CLOSE
             if event is NEED_DATA:
-                return not self.server.stopping
+                return _LINGER if self.server.stopping else _KEEP
             if isinstance(event, Call):
                 if not self._run_call(event):
-                    return False
+                    return _CLOSE
                 if self.server.stopping:
-                    return False  # draining: this call was answered; take no new ones
+                    return _LINGER  # draining: this call was answered; take no new ones
             elif isinstance(event, CallRejected):
                 log.info("%s: rejected %r: %s", self.stream.peer, event.name, event.error)
                 if event.data and not self._write(event.data):
-                    return False
+                    return _CLOSE
             elif isinstance(event, ConnectionClosed):
-                return False
+                # The peer closed its side: nothing more can arrive, so a plain close is
+                # already graceful (FIN, no reset).
+                return _CLOSE
 
     def _run_call(self, call: Call) -> bool:
         server = self.server
@@ -167,6 +215,65 @@ class _Connection:
             return False
         return True
 
+    # -- lingering close ---------------------------------------------------------------------
+
+    def begin_linger(self) -> bool:
+        """Start a lingering close: FIN after our replies, then read and drop input.
+
+        ``False``: the connection is already gone; just close it. The caller then watches
+        the stream for input (``on_linger_readable``) until ``linger_expired``.
+        """
+        now = time.monotonic()
+        self.lingering = True
+        self.linger_until = now + LINGER_TIME
+        self.quiet_until = now + LINGER_QUIET
+        return self.stream.shutdown_write()
+
+    def linger_due(self) -> float:
+        """When (``time.monotonic()``) to look again at ``linger_expired``."""
+        due = min(self.linger_until, self.quiet_until)
+        if self.server.stopping:
+            due = min(due, self.server._drain_deadline)
+        return due
+
+    def linger_expired(self, now: float) -> bool:
+        """Whether the lingering close is over: time to close the socket."""
+        if self.stream.closed or now >= self.linger_until:
+            return True
+        if self.server.stopping and now >= self.server._drain_deadline:
+            return True
+        if now < self.quiet_until:
+            return False
+        # The peer is quiet. Close only once it has acknowledged what we wrote (beyond our
+        # FIN, which counts one): a reply stuck behind its full receive window would be cut
+        # off by the RST that its next bytes would draw from a closed socket.
+        if self.stream.unsent() > 1:
+            self.quiet_until = now + _LINGER_POLL
+            return False
+        return True
+
+    def on_linger_readable(self) -> bool:
+        """Drop what arrived (calls we will not run). ``False``: EOF or error, close now."""
+        if not self.stream.discard_input():
+            return False
+        self.quiet_until = time.monotonic() + LINGER_QUIET
+        return True
+
+    def linger(self) -> None:
+        """The whole lingering close, blocking this thread (at most ``LINGER_TIME``).
+
+        For the models with a thread (or process) per connection; ``threadpool`` runs the
+        same steps from its selector loop instead.
+        """
+        if self.begin_linger():
+            with selectors.DefaultSelector() as sel:
+                sel.register(self, selectors.EVENT_READ)
+                while not self.linger_expired(time.monotonic()):
+                    wait = max(0.0, self.linger_due() - time.monotonic())
+                    if sel.select(wait) and not self.on_linger_readable():
+                        break
+        self.close()
+
     def close(self) -> None:
         self.stream.close()
         self.server._forget(self)
@@ -189,7 +296,9 @@ class Server:
     filters: server-side filters (or a ``Stack``), outermost first, around the dispatcher.
     sock: an already listening socket to serve on instead of binding ``host``/``port`` (a
         pre-fork supervisor binds once and hands each worker the socket). The server closes
-        its own descriptor of it on stop; other processes sharing it keep accepting.
+        its own descriptor of it on stop; other processes sharing it keep accepting. A unix
+        (``AF_UNIX``) stream socket works too: ``host`` is then its path and ``port`` 0
+        (the socket file is left in place: whoever bound it removes it).
 
     ``calls_served`` counts the calls this server has answered (oneway calls: run), for
     supervisors that recycle a worker after so many requests. With ``forking`` it counts only
@@ -273,6 +382,9 @@ class Server:
         self._close_wake()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        # The parent's stop deadline is not known here: a lingering close in the child is
+        # bounded by LINGER_TIME, and the parent SIGKILLs children left at its deadline.
+        self._drain_deadline = math.inf
         self._conns = {conn}
         self._threads = set()
         self.calls_served = 0
@@ -283,12 +395,21 @@ class Server:
 
     @property
     def host(self) -> str:
-        return str(self._address[0])
+        """The bound host address; on a unix socket, its path (``getsockname()``)."""
+        return _host_of(self._address)
 
     @property
     def port(self) -> int:
-        """The bound port (the real one when constructed with ``port=0``)."""
-        return int(self._address[1])
+        """The bound port (the real one when constructed with ``port=0``).
+
+        0 when serving on a unix socket (``sock=`` an ``AF_UNIX`` listener): it has no port.
+        """
+        return _port_of(self._address)
+
+    @property
+    def address(self) -> str:
+        """Where it listens, for people: ``host:port``, ``[::1]:port`` or ``unix:/path``."""
+        return format_address(self._address)
 
     @property
     def stopping(self) -> bool:
@@ -336,7 +457,7 @@ class Server:
             if self._thread is not None:
                 raise RuntimeError("this server was already started")
             self._thread = threading.Thread(
-                target=self.serve_forever, name=f"swordfish-server-{self.port}", daemon=True
+                target=self.serve_forever, name=f"swordfish-server {self.address}", daemon=True
             )
         self._thread.start()
         self._started.wait()
@@ -345,7 +466,10 @@ class Server:
     def stop(self, timeout: float = 5.0) -> None:
         """Stop accepting, finish running calls (up to ``timeout`` s), close everything.
 
-        Idempotent and safe from any thread other than the one inside a handler call.
+        Connections close with a lingering close (module docstring), which a peer can make
+        last ``LINGER_QUIET`` (silent) to ``LINGER_TIME`` (still sending): never past
+        ``timeout``. Idempotent and safe from any thread other than the one inside a handler
+        call.
         ``forking``: children get SIGTERM, and SIGKILL after ``timeout``; this returns once
         every child has been reaped.
         """
@@ -372,7 +496,11 @@ class Server:
         if not self._done.wait(max(0.0, deadline - time.monotonic()) + grace):
             # A call outlived the timeout (or serve_forever is stuck in one): close hard, so
             # the stuck call's eventual reply goes nowhere and waiting clients are released.
-            log.warning("stop: calls still running after %.1f s; closing connections", timeout)
+            log.warning(
+                "stop: calls still running (or peers still sending) after %.1f s; "
+                "closing connections",
+                timeout,
+            )
             self._force_close()
 
     def close(self) -> None:
@@ -457,6 +585,7 @@ class Server:
         """
         ok = True
         try:
+            action = _KEEP
             with selectors.DefaultSelector() as sel:
                 sel.register(conn, selectors.EVENT_READ)
                 sel.register(self._wake_r, selectors.EVENT_READ)
@@ -478,8 +607,11 @@ class Server:
                         # at EOF, when the parent process died without stopping us.
                         log.warning("parent process gone; closing %s", conn.stream.peer)
                         break
-                    if not conn.on_readable():
+                    action = conn.on_readable()
+                    if action != _KEEP:
                         break
+            if action != _CLOSE:
+                conn.linger()  # stopping, idle, parent gone, or drained: all graceful
         except Exception:
             log.exception("connection %s failed", conn.stream.peer)
             ok = False
@@ -493,7 +625,7 @@ class Server:
 
     def _run_pool(self) -> None:
         work: queue.SimpleQueue[_Connection | None] = queue.SimpleQueue()
-        back: queue.SimpleQueue[_Connection] = queue.SimpleQueue()
+        back: queue.SimpleQueue[tuple[_Connection, int]] = queue.SimpleQueue()
         kick_r, kick_w = socket.socketpair()
         kick_r.setblocking(False)
         self._kick_w = kick_w  # closed by _finish once every worker is gone
@@ -511,45 +643,89 @@ class Server:
         for w in workers:
             w.start()
         sel = selectors.DefaultSelector()
+        # Every connection not with a worker is in the selector, with itself as key data:
+        # either idle (waiting for bytes) or lingering (closing; see _Connection.linger).
         idle: set[_Connection] = set()
+        lingering: set[_Connection] = set()
+        busy = 0  # connections handed to workers and not handed back yet
+        draining = False
+
+        def linger(conn: _Connection, registered: bool) -> None:
+            if conn.begin_linger():
+                if not registered:
+                    sel.register(conn, selectors.EVENT_READ, conn)
+                lingering.add(conn)
+            else:
+                if registered:
+                    sel.unregister(conn)
+                conn.close()
+
         try:
             sel.register(self._listener, selectors.EVENT_READ, "accept")
             sel.register(self._wake_r, selectors.EVENT_READ, "stop")
             sel.register(kick_r, selectors.EVENT_READ, "kick")
-            while not self._stopping.is_set():
-                ready = sel.select(self._next_expiry(idle))
-                if self._stopping.is_set():
+            while True:
+                if not draining and self._stopping.is_set():
+                    # Stop: accept no more; idle connections start their lingering close now
+                    # (the peer sees EOF at once); busy ones when their worker hands them back.
+                    draining = True
+                    sel.unregister(self._listener)
+                    sel.unregister(self._wake_r)  # readable from now on: it would spin
+                    self._close_listener()
+                    for conn in idle:
+                        linger(conn, registered=True)
+                    idle.clear()
+                now = time.monotonic()
+                for conn in [c for c in lingering if c.linger_expired(now)]:
+                    lingering.discard(conn)
+                    sel.unregister(conn)
+                    conn.close()
+                for conn in [c for c in idle if c.idle_expired(now)]:
+                    log.debug("closing idle connection %s", conn.stream.peer)
+                    idle.discard(conn)
+                    linger(conn, registered=True)
+                if draining and ((busy == 0 and not lingering) or now >= self._drain_deadline):
                     break
+                ready = sel.select(self._pool_wait(idle, lingering, draining))
                 for key, _ in ready:
-                    if key.data == "accept":
-                        conn = self._accept()
-                        if conn is not None:
-                            sel.register(conn, selectors.EVENT_READ, conn)
-                            idle.add(conn)
-                    elif key.data == "kick":
+                    if key.data == "kick":
                         _drain(kick_r)
                         while True:
                             try:
-                                conn = back.get_nowait()
+                                conn, action = back.get_nowait()
                             except queue.Empty:
                                 break
-                            sel.register(conn, selectors.EVENT_READ, conn)
-                            idle.add(conn)
+                            busy -= 1
+                            if action == _KEEP and not draining:
+                                sel.register(conn, selectors.EVENT_READ, conn)
+                                idle.add(conn)
+                            elif action != _CLOSE:  # the worker closed those itself
+                                linger(conn, registered=False)
+                    elif key.data == "accept":
+                        accepted = self._accept()
+                        if accepted is not None:
+                            sel.register(accepted, selectors.EVENT_READ, accepted)
+                            idle.add(accepted)
                     elif isinstance(key.data, _Connection):
-                        # One worker at a time per connection: it leaves the selector until
-                        # the worker hands it back, so its calls run (and reply) in order.
-                        sel.unregister(key.data)
-                        idle.discard(key.data)
-                        work.put(key.data)
-                now = time.monotonic()
-                for conn in [c for c in idle if c.idle_expired(now)]:
-                    log.debug("closing idle connection %s", conn.stream.peer)
-                    sel.unregister(conn)
-                    idle.discard(conn)
-                    conn.close()
+                        conn = key.data
+                        if conn.lingering:
+                            if not conn.on_linger_readable():  # EOF: the peer is done
+                                lingering.discard(conn)
+                                sel.unregister(conn)
+                                conn.close()
+                        elif conn in idle:
+                            # One worker at a time per connection: it leaves the selector
+                            # until the worker hands it back, so its calls run (and reply)
+                            # in order.
+                            sel.unregister(conn)
+                            idle.discard(conn)
+                            busy += 1
+                            work.put(conn)
+                    # "stop": handled at the top of the loop
         finally:
-            # Idle connections close now; busy ones close when their worker sees `stopping`.
-            for conn in idle:
+            # Normally empty by now; at the drain deadline (or if this loop failed) whatever
+            # is left closes hard, and so do connections workers still hold (_finish).
+            for conn in idle | lingering:
                 conn.close()
             sel.close()
             self._close_listener()
@@ -557,16 +733,25 @@ class Server:
                 work.put(None)
             kick_r.close()
 
-    def _next_expiry(self, idle: set[_Connection]) -> float | None:
-        if self.idle_timeout is None or not idle:
+    def _pool_wait(
+        self, idle: set[_Connection], lingering: set[_Connection], draining: bool
+    ) -> float | None:
+        """How long the threadpool's selector may sleep: until the next timer is due."""
+        due: list[float] = []
+        if self.idle_timeout is not None and idle:
+            due.append(min(c.last_active for c in idle) + self.idle_timeout)
+        if lingering:
+            due.append(min(c.linger_due() for c in lingering))
+        if draining:
+            due.append(self._drain_deadline)
+        if not due:
             return None
-        first = min(c.last_active for c in idle) + self.idle_timeout
-        return max(0.0, first - time.monotonic())
+        return max(0.0, min(due) - time.monotonic())
 
     def _pool_worker(
         self,
         work: queue.SimpleQueue[_Connection | None],
-        back: queue.SimpleQueue[_Connection],
+        back: queue.SimpleQueue[tuple[_Connection, int]],
         kick_w: socket.socket,
     ) -> None:
         try:
@@ -574,19 +759,20 @@ class Server:
                 conn = work.get()
                 if conn is None:
                     return
-                keep = False
+                action = _CLOSE
                 try:
-                    keep = conn.on_readable()
+                    action = conn.on_readable()
                 except Exception:
                     log.exception("connection %s failed", conn.stream.peer)
-                if keep and not self._stopping.is_set():
-                    back.put(conn)
-                    try:
-                        kick_w.send(b"k")
-                    except OSError:
-                        conn.close()  # the selector loop is gone: we are stopping
-                else:
+                if action == _CLOSE:
                     conn.close()
+                # Always handed back, closed or not: the selector loop counts busy
+                # connections, and waits for them when it drains.
+                back.put((conn, action))
+                try:
+                    kick_w.send(b"k")
+                except OSError:
+                    conn.close()  # the selector loop is gone: past the drain deadline
         finally:
             with self._lock:
                 self._threads.discard(threading.current_thread())
@@ -632,6 +818,22 @@ class Server:
                 s.close()
             except OSError:
                 pass  # closing twice is harmless
+
+
+def _host_of(address: object) -> str:
+    """``Server.host`` of a ``getsockname()`` result: the IP address, or a unix socket's path."""
+    if isinstance(address, tuple):
+        return str(address[0])
+    if isinstance(address, bytes):  # Linux's abstract namespace: b"\0name"
+        return os.fsdecode(address)
+    return str(address)
+
+
+def _port_of(address: object) -> int:
+    """``Server.port`` of a ``getsockname()`` result: 0 for a unix socket, which has none."""
+    if isinstance(address, tuple):
+        return int(address[1])
+    return 0
 
 
 def _positive_int(value: object) -> bool:

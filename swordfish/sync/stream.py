@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import select
 import socket
+import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -24,13 +25,37 @@ __all__ = ["SyncStream", "connect_tcp", "format_address", "map_socket_errors"]
 #: Bytes asked of the kernel per read; one Thrift reply usually fits.
 READ_SIZE = 65536
 
+# Reads one ``discard_input`` call makes at most, so a peer that sends without pause cannot
+# keep the caller (a selector loop serving other connections) in one call forever.
+_DISCARD_READS = 16
+
+try:  # Linux (SIOCOUTQ): bytes in a socket's send queue the peer has not acknowledged yet
+    import fcntl
+    import termios
+
+    _OUTQ: int | None = termios.TIOCOUTQ
+except (ImportError, AttributeError):  # pragma: no cover - not Linux
+    _OUTQ = None
+_INT = struct.Struct("i")
+
 
 def format_address(address: object) -> str:
-    """``"host:port"`` (``"[::1]:port"`` for IPv6) for logs and errors."""
+    """``"host:port"`` (``"[::1]:port"`` for IPv6) for logs and errors.
+
+    A unix socket's address (what ``getsockname``/``accept`` give for ``AF_UNIX``: its path,
+    ``b"\\0name"`` in Linux's abstract namespace, ``""`` for an unnamed client) reads
+    ``unix:/path``, ``unix:@name`` or ``unix:(unnamed)``, as gunicorn writes it.
+    """
     if isinstance(address, tuple) and len(address) >= 2:
         host, port = address[0], address[1]
         return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
-    return str(address)
+    if isinstance(address, bytes):
+        address = address.decode(errors="backslashreplace")
+    if isinstance(address, str):
+        if address.startswith("\0"):
+            return f"unix:@{address[1:]}"
+        return f"unix:{address}" if address else "unix:(unnamed)"
+    return "unknown" if address is None else str(address)
 
 
 @contextmanager
@@ -117,6 +142,53 @@ class SyncStream:
         with map_socket_errors(action):
             self._sock.settimeout(timeout)
             self._sock.sendall(data)
+
+    def shutdown_write(self) -> bool:
+        """Send FIN after everything written so far, and keep reading (a lingering close).
+
+        ``False`` if that failed (the peer reset the connection already): just close then.
+        """
+        try:
+            self._sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            return False
+        return True
+
+    def discard_input(self) -> bool:
+        """Read and drop whatever has arrived, without blocking.
+
+        ``True``: the stream is still open (nothing more to read right now); ``False``: the
+        peer closed its side (EOF) or the connection failed. Used while lingering: the
+        bytes are calls we will not run, but leaving them unread would make ``close()``
+        answer with a RST.
+        """
+        sock = self._sock
+        try:
+            sock.settimeout(0.0)  # non-blocking: readiness was reported, or we just poll
+            for _ in range(_DISCARD_READS):
+                if not sock.recv(READ_SIZE):
+                    return False
+        except (BlockingIOError, InterruptedError):
+            return True
+        except OSError:
+            return False
+        return True
+
+    def unsent(self) -> int:
+        """Bytes written that the peer's kernel has not acknowledged yet (our FIN counts one).
+
+        Linux only (``SIOCOUTQ``); 0 where the platform cannot tell, or when the socket is
+        closed. A lingering close waits for this to reach 0 before it gives up on a quiet
+        peer, so that a reply stuck behind a full receive window is not cut off.
+        """
+        if _OUTQ is None:  # pragma: no cover - not Linux
+            return 0
+        try:
+            raw = fcntl.ioctl(self._sock.fileno(), _OUTQ, bytes(_INT.size))
+        except (OSError, ValueError):
+            return 0
+        value: int = _INT.unpack(raw)[0]
+        return value
 
     def shutdown(self) -> None:
         """Wake any thread blocked on this stream (its read returns ``b""`` or fails)."""
