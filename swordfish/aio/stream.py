@@ -27,11 +27,11 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import struct
 from collections.abc import Callable
 from typing import TypeVar, cast
 
 from ..errors import ConnectionClosedError, TransportError, TransportTimeout
+from ..netinfo import format_address, unacknowledged
 
 __all__ = [
     "EngineProtocol",
@@ -56,45 +56,11 @@ FLUSH_BATCH = 32
 # the peer acknowledging them) when no event would wake it.
 _LINGER_POLL = 0.05
 
-try:  # Linux (SIOCOUTQ): bytes in a socket's send queue the peer has not acknowledged yet
-    import fcntl
-    import termios
-
-    _OUTQ: int | None = termios.TIOCOUTQ
-except (ImportError, AttributeError):  # pragma: no cover - not Linux
-    _OUTQ = None
-_INT = struct.Struct("i")
-
-
-def format_address(address: object) -> str:
-    """``"host:port"`` (``"[::1]:port"`` for IPv6) for logs and errors.
-
-    A unix socket's address (its path, ``b"\\0name"`` in Linux's abstract namespace, ``""``
-    for an unnamed client) reads ``unix:/path``, ``unix:@name`` or ``unix:(unnamed)``.
-    """
-    if isinstance(address, tuple) and len(address) >= 2:
-        host, port = address[0], address[1]
-        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
-    if isinstance(address, bytes):
-        address = address.decode(errors="backslashreplace")
-    if isinstance(address, str):
-        if address.startswith("\0"):
-            return f"unix:@{address[1:]}"
-        return f"unix:{address}" if address else "unix:(unnamed)"
-    return "unknown" if address is None else str(address)
-
 
 def _unacknowledged(transport: asyncio.BaseTransport) -> int:
     """Bytes the peer's kernel has not acknowledged in our socket's send queue (0: unknown)."""
     sock = transport.get_extra_info("socket")
-    if _OUTQ is None or sock is None:  # pragma: no cover - not Linux
-        return 0
-    try:
-        raw = fcntl.ioctl(sock.fileno(), _OUTQ, bytes(_INT.size))
-    except (OSError, ValueError):
-        return 0
-    value: int = _INT.unpack(raw)[0]
-    return value
+    return 0 if sock is None else unacknowledged(sock.fileno())
 
 
 class EngineProtocol(asyncio.Protocol):

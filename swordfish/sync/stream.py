@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import select
 import socket
-import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from ..errors import ConnectionClosedError, TransportError, TransportTimeout
+from ..netinfo import format_address, unacknowledged
 
 __all__ = ["SyncStream", "connect_tcp", "format_address", "map_socket_errors"]
 
@@ -28,34 +28,6 @@ READ_SIZE = 65536
 # Reads one ``discard_input`` call makes at most, so a peer that sends without pause cannot
 # keep the caller (a selector loop serving other connections) in one call forever.
 _DISCARD_READS = 16
-
-try:  # Linux (SIOCOUTQ): bytes in a socket's send queue the peer has not acknowledged yet
-    import fcntl
-    import termios
-
-    _OUTQ: int | None = termios.TIOCOUTQ
-except (ImportError, AttributeError):  # pragma: no cover - not Linux
-    _OUTQ = None
-_INT = struct.Struct("i")
-
-
-def format_address(address: object) -> str:
-    """``"host:port"`` (``"[::1]:port"`` for IPv6) for logs and errors.
-
-    A unix socket's address (what ``getsockname``/``accept`` give for ``AF_UNIX``: its path,
-    ``b"\\0name"`` in Linux's abstract namespace, ``""`` for an unnamed client) reads
-    ``unix:/path``, ``unix:@name`` or ``unix:(unnamed)``, as gunicorn writes it.
-    """
-    if isinstance(address, tuple) and len(address) >= 2:
-        host, port = address[0], address[1]
-        return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
-    if isinstance(address, bytes):
-        address = address.decode(errors="backslashreplace")
-    if isinstance(address, str):
-        if address.startswith("\0"):
-            return f"unix:@{address[1:]}"
-        return f"unix:{address}" if address else "unix:(unnamed)"
-    return "unknown" if address is None else str(address)
 
 
 @contextmanager
@@ -175,20 +147,8 @@ class SyncStream:
         return True
 
     def unsent(self) -> int:
-        """Bytes written that the peer's kernel has not acknowledged yet (our FIN counts one).
-
-        Linux only (``SIOCOUTQ``); 0 where the platform cannot tell, or when the socket is
-        closed. A lingering close waits for this to reach 0 before it gives up on a quiet
-        peer, so that a reply stuck behind a full receive window is not cut off.
-        """
-        if _OUTQ is None:  # pragma: no cover - not Linux
-            return 0
-        try:
-            raw = fcntl.ioctl(self._sock.fileno(), _OUTQ, bytes(_INT.size))
-        except (OSError, ValueError):
-            return 0
-        value: int = _INT.unpack(raw)[0]
-        return value
+        """Bytes written that the peer has not acknowledged yet (see ``netinfo.unacknowledged``)."""
+        return unacknowledged(self._sock.fileno())
 
     def shutdown(self) -> None:
         """Wake any thread blocked on this stream (its read returns ``b""`` or fails)."""
