@@ -500,8 +500,8 @@ def test_thousand_concurrent_connections(arun: Run, store: ModuleType) -> None:
 def test_argument_checks(store: ModuleType) -> None:
     from swordfish.aio import AsyncClientPool, AsyncServer
 
-    with pytest.raises(ValueError, match="unknown protocol 'json'"):
-        AsyncServer(store.Store, object(), protocol="json")
+    with pytest.raises(ValueError, match="unknown protocol 'simplejson'"):
+        AsyncServer(store.Store, object(), protocol="simplejson")
     with pytest.raises(ValueError, match="sync_handlers"):
         AsyncServer(store.Store, object(), sync_handlers="fork")
     with pytest.raises(ValueError, match="max_in_flight must be a positive int"):

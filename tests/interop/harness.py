@@ -26,8 +26,12 @@ REPO_ROOT = REPO
 PEERS_DIR = INTEROP_DIR / "peers"
 THRIFT_TEST_IDL = THRIFT_TEST  # the full file, uuid included (shared/idl/, beside the repo)
 
-PROTOCOLS = ("binary", "compact")
+PROTOCOLS = ("binary", "compact", "json")
 TRANSPORTS = ("buffered", "framed")
+#: The protocols each peer speaks interoperably. thriftpy2 0.7's TApacheJSONProtocol fails
+#: the check table even against itself (every call; see test_thriftpy2_json_is_broken), so it
+#: has no json rows; Apache's TJSONProtocol runs in both roles.
+PEER_PROTOCOLS = {"apache": PROTOCOLS, "thriftpy2": ("binary", "compact")}
 
 READY = re.compile(r"listening on (\S+):(\d+)")
 READY_TIMEOUT_S = 30.0
@@ -160,8 +164,10 @@ def peer_argv(
     idl: Path,
     gen_dir: Path | None,
     port: int = 0,
+    finite_doubles_only: bool = False,
 ) -> list[str]:
-    """Command line of ``peers/{peer}_{role}.py``."""
+    """Command line of ``peers/{peer}_{role}.py`` (``finite_doubles_only``: clients only, see
+    ``thrifttest_checks.run_checks``)."""
     argv = [
         sys.executable,
         str(PEERS_DIR / f"{peer}_{role}.py"),
@@ -179,4 +185,6 @@ def peer_argv(
         argv += ["--idl", str(idl)]
     if role == "client":
         argv.append("--verbose")
+        if finite_doubles_only:
+            argv.append("--finite-doubles-only")
     return argv

@@ -25,12 +25,37 @@ from typing import Any
 import pytest
 
 from tests.interop import harness
-from tests.interop.harness import PROTOCOLS, REPO_ROOT, THRIFT_TEST_IDL, TRANSPORTS
+from tests.interop.harness import (
+    PEER_PROTOCOLS,
+    PROTOCOLS,
+    REPO_ROOT,
+    THRIFT_TEST_IDL,
+    TRANSPORTS,
+)
 from tests.interop.peers.thrifttest_checks import run_checks, run_uuid_checks
 
 COMBOS = [pytest.param(p, t, id=f"{p}-{t}") for p in PROTOCOLS for t in TRANSPORTS]
 PEERS = ["apache", "thriftpy2"]
 PEER_MODULE = {"apache": "thrift", "thriftpy2": "thriftpy2"}
+#: (peer, protocol, transport) for every protocol the peer speaks (thriftpy2: no json).
+PEER_COMBOS = [
+    pytest.param(peer, p, t, id=f"{peer}-{p}-{t}")
+    for peer in PEERS
+    for p in PEER_PROTOCOLS[peer]
+    for t in TRANSPORTS
+]
+#: (client, server, protocol, transport, finite_doubles_only) for test_peer_pair. Over binary
+#: and compact the two independent peers check each other. Over json only Apache is left, and
+#: its Python library cannot send NaN/inf to itself (it writes a bare `inf` its reader refuses).
+PEER_PAIRS = [
+    pytest.param(c, s, p, t, False, id=f"{c}-client-{p}-{t}")
+    for c, s in (("apache", "thriftpy2"), ("thriftpy2", "apache"))
+    for p in PEER_PROTOCOLS["thriftpy2"]
+    for t in TRANSPORTS
+] + [
+    pytest.param("apache", "apache", "json", t, True, id=f"apache-both-json-{t}")
+    for t in TRANSPORTS
+]
 
 PeerArgv = Callable[..., list[str]]
 
@@ -70,11 +95,25 @@ def peer_argv(request: pytest.FixtureRequest, require: Any, old_peer_idl: Path) 
     Apache compiler does not take the thriftpy2 tests down with it.
     """
 
-    def make(peer: str, role: str, protocol: str, transport: str, port: int = 0) -> list[str]:
+    def make(
+        peer: str,
+        role: str,
+        protocol: str,
+        transport: str,
+        port: int = 0,
+        finite_doubles_only: bool = False,
+    ) -> list[str]:
         require.module(PEER_MODULE[peer])
         gen_dir = request.getfixturevalue("apache_gen_dir") if peer == "apache" else None
         return harness.peer_argv(
-            peer, role, protocol, transport, idl=old_peer_idl, gen_dir=gen_dir, port=port
+            peer,
+            role,
+            protocol,
+            transport,
+            idl=old_peer_idl,
+            gen_dir=gen_dir,
+            port=port,
+            finite_doubles_only=finite_doubles_only,
         )
 
     return make
@@ -129,14 +168,14 @@ def swordfish_client_checks(
     assert not failures, f"{len(failures)} check(s) failed:\n" + "\n".join(failures)
 
 
-@pytest.mark.parametrize(("protocol", "transport"), COMBOS)
-@pytest.mark.parametrize("peer", PEERS)
+@pytest.mark.parametrize(("peer", "protocol", "transport"), PEER_COMBOS)
 def test_swordfish_client_to_peer_server(
     peer: str, protocol: str, transport: str, peer_argv: PeerArgv, sf: Any, tmp_path: Path
 ) -> None:
     argv = peer_argv(peer, "server", protocol, transport)
     # The peers' ThriftTest has no testUuid. Apache's library still knows the uuid type, so it
-    # must skip the argument and answer UNKNOWN_METHOD on a connection that keeps working.
+    # must skip the argument (binary/compact: 16 bytes; json: a "uid" string) and answer
+    # UNKNOWN_METHOD on a connection that keeps working.
     # thriftpy2 0.7 does not know uuid at all (binary: it reads type 16 as its legacy UTF8
     # string; compact: it cannot skip type 0x0D), so testUuid is not sent to it.
     uuid_mode = False if peer == "apache" else None
@@ -144,8 +183,7 @@ def test_swordfish_client_to_peer_server(
         swordfish_client_checks(sf, server.port, protocol, transport, server_has_uuid=uuid_mode)
 
 
-@pytest.mark.parametrize(("protocol", "transport"), COMBOS)
-@pytest.mark.parametrize("peer", PEERS)
+@pytest.mark.parametrize(("peer", "protocol", "transport"), PEER_COMBOS)
 def test_peer_client_to_swordfish_server(
     peer: str, protocol: str, transport: str, peer_argv: PeerArgv, sf: Any
 ) -> None:
@@ -160,19 +198,38 @@ def test_swordfish_client_to_swordfish_server(protocol: str, transport: str, sf:
         swordfish_client_checks(sf, port, protocol, transport, server_has_uuid=True)
 
 
-@pytest.mark.parametrize(("protocol", "transport"), COMBOS)
 @pytest.mark.parametrize(
-    ("client", "server"), [("apache", "thriftpy2"), ("thriftpy2", "apache")], ids="{}-client".format
+    ("client", "server", "protocol", "transport", "finite_doubles_only"), PEER_PAIRS
 )
 def test_peer_pair(
-    client: str, server: str, protocol: str, transport: str, peer_argv: PeerArgv, tmp_path: Path
+    client: str,
+    server: str,
+    protocol: str,
+    transport: str,
+    finite_doubles_only: bool,
+    peer_argv: PeerArgv,
+    tmp_path: Path,
 ) -> None:
-    """The reference: two independent implementations agree with each other and the checks."""
+    """The reference: the peers agree with each other and the checks."""
     server_argv = peer_argv(server, "server", protocol, transport)
     with harness.running_server(server_argv, tmp_path / "server.log") as proc:
-        harness.run_client(
-            peer_argv(client, "client", protocol, transport, port=proc.port), server=proc
+        client_argv = peer_argv(
+            client, "client", protocol, transport, proc.port, finite_doubles_only
         )
+        harness.run_client(client_argv, server=proc)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="thriftpy2 0.7's TApacheJSONProtocol fails the check table even against itself",
+)
+def test_thriftpy2_json_is_broken(peer_argv: PeerArgv, tmp_path: Path) -> None:
+    """Why thriftpy2 has no json rows. Strict: when a thriftpy2 release fixes its Apache JSON
+    protocol this starts passing, fails as XPASS, and says to add the rows."""
+    server_argv = peer_argv("thriftpy2", "server", "json", "framed")
+    with harness.running_server(server_argv, tmp_path / "server.log") as proc:
+        harness.run_client(peer_argv("thriftpy2", "client", "json", "framed", port=proc.port))
 
 
 def test_harness_detects_protocol_mismatch(peer_argv: PeerArgv, tmp_path: Path) -> None:
@@ -184,11 +241,12 @@ def test_harness_detects_protocol_mismatch(peer_argv: PeerArgv, tmp_path: Path) 
             harness.run_client(client_argv)
 
 
+@pytest.mark.parametrize("protocol", ["compact", "json"])
 def test_cli_serve_with_concurrent_peer_clients(
-    peer_argv: PeerArgv, sf: Any, tmp_path: Path
+    protocol: str, peer_argv: PeerArgv, sf: Any, tmp_path: Path
 ) -> None:
-    """``python -m swordfish serve`` serves two peers at once and stops promptly on SIGTERM."""
-    protocol, transport = "compact", "framed"
+    """``python -m swordfish serve`` serves the peers at once and stops promptly on SIGTERM."""
+    transport = "framed"
     argv = [
         sys.executable, "-m", "swordfish", "serve", str(THRIFT_TEST_IDL),
         "--service", "ThriftTest",
@@ -201,7 +259,9 @@ def test_cli_serve_with_concurrent_peer_clients(
     try:
         server.wait_ready()
         clients = [
-            peer_argv(peer, "client", protocol, transport, port=server.port) for peer in PEERS
+            peer_argv(peer, "client", protocol, transport, port=server.port)
+            for peer in PEERS
+            if protocol in PEER_PROTOCOLS[peer]
         ]
         errors: list[BaseException] = []
 

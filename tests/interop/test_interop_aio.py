@@ -16,19 +16,16 @@ from typing import Any
 import pytest
 
 from tests.interop import harness
-from tests.interop.harness import PROTOCOLS, TRANSPORTS
 
 # Fixtures shared with test_interop.py (imported, so pytest registers them here too).
 from tests.interop.test_interop import (  # noqa: F401
-    PEERS,
+    PEER_COMBOS,
     PeerArgv,
     apache_gen_dir,
     old_peer_idl,
     peer_argv,
     sf,
 )
-
-COMBOS = [pytest.param(p, t, id=f"{p}-{t}") for p in PROTOCOLS for t in TRANSPORTS]
 
 
 @contextlib.contextmanager
@@ -74,8 +71,7 @@ def aio_server(package: Any, protocol: str, transport: str, loop_name: str) -> I
         loop.close()
 
 
-@pytest.mark.parametrize(("protocol", "transport"), COMBOS)
-@pytest.mark.parametrize("peer", PEERS)
+@pytest.mark.parametrize(("peer", "protocol", "transport"), PEER_COMBOS)
 @pytest.mark.parametrize("loop_name", ["asyncio", "uvloop"])
 def test_peer_client_to_aio_server(
     peer: str,

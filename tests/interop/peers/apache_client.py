@@ -16,7 +16,7 @@ def main() -> None:
     args = parse_args("client", needs="gen-dir")
     sys.path.insert(0, args.gen_dir)
 
-    from thrift.protocol import TBinaryProtocol, TCompactProtocol
+    from thrift.protocol import TBinaryProtocol, TCompactProtocol, TJSONProtocol
     from thrift.Thrift import TApplicationException
     from thrift.transport import TSocket, TTransport
     from ThriftTest import ThriftTest, ttypes
@@ -30,11 +30,16 @@ def main() -> None:
     protocol = {
         "binary": TBinaryProtocol.TBinaryProtocol,
         "compact": TCompactProtocol.TCompactProtocol,
+        "json": TJSONProtocol.TJSONProtocol,
     }[args.protocol](transport)
     transport.open()
     try:
         failures = run_checks(
-            ThriftTest.Client(protocol), ttypes, TApplicationException, log=args.verbose
+            ThriftTest.Client(protocol),
+            ttypes,
+            TApplicationException,
+            log=args.verbose,
+            finite_doubles_only=args.finite_doubles_only,
         )
     finally:
         transport.close()

@@ -17,7 +17,7 @@ def main() -> None:
     args = parse_args("server", needs="gen-dir")
     sys.path.insert(0, args.gen_dir)
 
-    from thrift.protocol import TBinaryProtocol, TCompactProtocol
+    from thrift.protocol import TBinaryProtocol, TCompactProtocol, TJSONProtocol
     from thrift.server import TServer
     from thrift.Thrift import TException
     from thrift.transport import TSocket, TTransport
@@ -41,6 +41,7 @@ def main() -> None:
     protocol_factory = {
         "binary": TBinaryProtocol.TBinaryProtocolFactory,
         "compact": TCompactProtocol.TCompactProtocolFactory,
+        "json": TJSONProtocol.TJSONProtocolFactory,
     }[args.protocol]()
     transport_factory = {
         "buffered": TTransport.TBufferedTransportFactory,

@@ -11,7 +11,7 @@ import argparse
 import sys
 from typing import Any
 
-PROTOCOLS = ("binary", "compact")
+PROTOCOLS = ("binary", "compact", "json")
 TRANSPORTS = ("buffered", "framed")
 
 
@@ -29,6 +29,11 @@ def parse_args(role: str, *, needs: str) -> argparse.Namespace:
     else:
         parser.add_argument("--idl", required=True, help="path of ThriftTest.thrift to load")
     parser.add_argument("-v", "--verbose", action="store_true", help="print every failure")
+    parser.add_argument(
+        "--finite-doubles-only",
+        action="store_true",
+        help="leave NaN/inf out of testDouble (Apache Python client and server over JSON)",
+    )
     return parser.parse_args()
 
 

@@ -15,7 +15,11 @@ def main() -> None:
     args = parse_args("client", needs="idl")
 
     import thriftpy2
-    from thriftpy2.protocol import TBinaryProtocolFactory, TCompactProtocolFactory
+    from thriftpy2.protocol import (
+        TApacheJSONProtocolFactory,
+        TBinaryProtocolFactory,
+        TCompactProtocolFactory,
+    )
     from thriftpy2.rpc import make_client
     from thriftpy2.thrift import TApplicationException
     from thriftpy2.transport import TBufferedTransportFactory, TFramedTransportFactory
@@ -25,16 +29,25 @@ def main() -> None:
         tt.ThriftTest,
         args.host,
         args.port,
-        proto_factory={"binary": TBinaryProtocolFactory, "compact": TCompactProtocolFactory}[
-            args.protocol
-        ](),
+        proto_factory={
+            "binary": TBinaryProtocolFactory,
+            "compact": TCompactProtocolFactory,
+            "json": TApacheJSONProtocolFactory,
+        }[args.protocol](),
         trans_factory={"buffered": TBufferedTransportFactory, "framed": TFramedTransportFactory}[
             args.transport
         ](),
         timeout=10_000,
     )
     try:
-        failures = run_checks(client, tt, TApplicationException, set_type=list, log=args.verbose)
+        failures = run_checks(
+            client,
+            tt,
+            TApplicationException,
+            set_type=list,
+            log=args.verbose,
+            finite_doubles_only=args.finite_doubles_only,
+        )
     finally:
         client.close()
     finish(failures)

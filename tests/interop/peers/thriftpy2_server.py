@@ -15,7 +15,11 @@ def main() -> None:
     args = parse_args("server", needs="idl")
 
     import thriftpy2
-    from thriftpy2.protocol import TBinaryProtocolFactory, TCompactProtocolFactory
+    from thriftpy2.protocol import (
+        TApacheJSONProtocolFactory,
+        TBinaryProtocolFactory,
+        TCompactProtocolFactory,
+    )
     from thriftpy2.server import TThreadedServer
     from thriftpy2.thrift import TApplicationException, TProcessor
     from thriftpy2.transport import (
@@ -47,9 +51,11 @@ def main() -> None:
     server = TThreadedServer(
         TProcessor(tt.ThriftTest, Handler()),
         server_socket,
-        iprot_factory={"binary": TBinaryProtocolFactory, "compact": TCompactProtocolFactory}[
-            args.protocol
-        ](),
+        iprot_factory={
+            "binary": TBinaryProtocolFactory,
+            "compact": TCompactProtocolFactory,
+            "json": TApacheJSONProtocolFactory,
+        }[args.protocol](),
         itrans_factory={"buffered": TBufferedTransportFactory, "framed": TFramedTransportFactory}[
             args.transport
         ](),

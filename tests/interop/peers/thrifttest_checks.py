@@ -173,17 +173,20 @@ def run_checks(
     *,
     set_type: type = set,
     log: bool = False,
+    finite_doubles_only: bool = False,
 ) -> list[str]:
     """Run every ThriftTest method with edge values; return the failures (empty = all good).
 
     ``set_type`` is the Python type the client decodes ``set<i32>`` into: ``set`` for
     Swordfish and Apache, ``list`` for thriftpy2 (its decoders treat sets as lists); the elements
-    must match exactly either way.
+    must match exactly either way. ``finite_doubles_only`` leaves NaN and the infinities out of
+    ``testDouble``: only for Apache's Python client *and* server over JSON, where the library
+    writes them as a bare ``inf`` that its own reader refuses (Swordfish reads it).
     """
     c = Checker(client, types, app_exc, set_type, log)
     t = types
     try:
-        _run(c, t)
+        _run(c, t, finite_doubles_only)
     except Exception:  # a bug in a check itself must still be reported
         c.failures.append("check table crashed:\n" + traceback.format_exc())
     if log:
@@ -191,7 +194,7 @@ def run_checks(
     return c.failures
 
 
-def _run(c: Checker, t: Any) -> None:
+def _run(c: Checker, t: Any, finite_doubles_only: bool = False) -> None:
     c.expect("testVoid", (), None)
 
     for s in STRINGS:
@@ -208,6 +211,8 @@ def _run(c: Checker, t: Any) -> None:
     for v in (*I64, 0, -1, 2**32, -(2**53) - 1):
         c.expect("testI64", (v,), v)
     for d in DOUBLES:
+        if finite_doubles_only and not math.isfinite(d):
+            continue
         c.expect("testDouble", (d,), d, same=_same_double)
     for b in BINARIES:
         c.expect("testBinary", (b,), b)
