@@ -143,6 +143,12 @@ def _parser() -> argparse.ArgumentParser:
     call.add_argument("method", metavar="METHOD")
     call.add_argument("args", metavar="JSON_ARGS", nargs="?", default="{}")
     call.add_argument("--timeout", type=float, default=30.0, help="seconds (default: %(default)s)")
+    call.add_argument(
+        "--multiplexed",
+        metavar="NAME",
+        default=None,
+        help='call service NAME of a multiplexed server (sends "NAME:METHOD")',
+    )
     return parser
 
 
@@ -498,6 +504,7 @@ def _call(args: argparse.Namespace) -> int:
         protocol=args.protocol,
         transport=args.transport,
         timeout=args.timeout,
+        service_name=args.multiplexed,
     )
     with client:
         try:

@@ -67,7 +67,7 @@ import operator
 import os
 import socket
 import types
-from collections.abc import Callable, Coroutine, Generator, Iterable
+from collections.abc import Callable, Coroutine, Generator, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import Any, Self
@@ -77,9 +77,10 @@ from ..errors import ProtocolError, TransportError
 from ..framing import make_framer
 from ..limits import DEFAULT_LIMITS, Limits
 from ..model.application import ApplicationExceptionType, TApplicationException
+from ..model.service import ServiceSpec
 from ..protocol import NEED_DATA, Call, CallRejected, ConnectionClosed, ServerConnection
 from ..rpc.context import REQUEST_VAR
-from ..rpc.dispatch import Dispatcher
+from ..rpc.dispatch import Dispatcher, Router, resolve_services
 from ..rpc.filter import AnyAsyncFilter, Stack
 from ..rpc.options import (
     PROTOCOLS,
@@ -129,6 +130,26 @@ def _args_getter(names: tuple[str, ...]) -> Callable[[object], tuple[Any, ...]]:
 
 _Entry = tuple[int, Callable[..., Any], Callable[[object], tuple[Any, ...]]]
 _MISSING_ENTRY: _Entry = (_MISSING, _no_args, _no_args)
+_NO_ENTRIES: dict[str, _Entry] = {}
+
+
+class _Dispatchers:
+    """A multiplexed server's result mapping: ``Dispatcher.failure`` of the call's service."""
+
+    __slots__ = ("dispatchers",)
+
+    success = staticmethod(Dispatcher.success)
+
+    def __init__(self, dispatchers: dict[str, Dispatcher]) -> None:
+        self.dispatchers = dispatchers
+
+    def failure(self, request: Request, exc: Exception) -> Response:
+        dispatcher = self.dispatchers.get(request.service or "")
+        if dispatcher is None:  # a filter renamed the service: no declared throws to match
+            raise TApplicationException(
+                f"{type(exc).__name__}: {exc}", ApplicationExceptionType.INTERNAL_ERROR
+            ) from exc
+        return dispatcher.failure(request, exc)
 
 
 async def _as_coroutine(value: Any) -> Any:
@@ -293,8 +314,10 @@ class _ServerProtocol(EngineProtocol):
         self.in_flight += 1
         server._in_flight += 1
         method = call.method
-        request = Request(method, call.args, {}, Context(None, self.peer, call.seqid))
-        kind, fn, getter = server._entries.get(method.name, _MISSING_ENTRY)
+        service = call.service
+        request = Request(method, call.args, {}, Context(None, self.peer, call.seqid), service)
+        entries = server._entries if service is None else server._mux_entries[service]
+        kind, fn, getter = entries.get(method.name, _MISSING_ENTRY)
         if kind == _ASYNC and server.call_timeout is None:
             # Fast path: run the coroutine's first step right here. Most handlers answer
             # without waiting, and then no task, timer or call state is ever created. The
@@ -441,7 +464,7 @@ class _ServerProtocol(EngineProtocol):
                 # The handler returned something the IDL type cannot carry (wrong type, out of
                 # range, required field unset): tell the client rather than hang up on it.
                 name = call.method.name
-                log.exception("%s.%s: cannot encode the result", self.server.spec.name, name)
+                log.exception("%s.%s: cannot encode the result", self.server.name, name)
                 error = TApplicationException(
                     f"cannot encode the result of {name}: {exc}",
                     ApplicationExceptionType.INTERNAL_ERROR,
@@ -454,7 +477,7 @@ class _ServerProtocol(EngineProtocol):
         if not isinstance(error, TApplicationException):
             # Dispatcher maps handler errors; this is a failure outside it (the thread pool
             # was shut down, a Service handler raised something odd).
-            log.error("%s.%s failed", self.server.spec.name, name, exc_info=error)
+            log.error("%s.%s failed", self.server.name, name, exc_info=error)
             error = TApplicationException(
                 f"{type(error).__name__}: {error}", ApplicationExceptionType.INTERNAL_ERROR
             )
@@ -504,7 +527,9 @@ class _FilteredServerProtocol(_ServerProtocol):
         server = self.server
         self.in_flight += 1
         server._in_flight += 1
-        request = Request(call.method, call.args, {}, Context(peer=self.peer, seqid=call.seqid))
+        request = Request(
+            call.method, call.args, {}, Context(peer=self.peer, seqid=call.seqid), call.service
+        )
         state = _CallState(call, request)
         if server.call_timeout is not None:
             state.timer = self.loop.call_later(server.call_timeout, self._expire, state)
@@ -546,7 +571,7 @@ class _FilteredServerProtocol(_ServerProtocol):
         """The chain raised: ``_reply_bytes`` maps (and logs) it; a oneway call has no reply."""
         call = state.call
         if call.oneway:
-            log.error("oneway %s.%s failed", self.server.spec.name, call.method.name, exc_info=exc)
+            log.error("oneway %s.%s failed", self.server.name, call.method.name, exc_info=exc)
         self._finish(state, None, exc)
 
 
@@ -566,7 +591,12 @@ class _AsyncDispatch(AsyncService[Request, Response]):
 
     async def __call__(self, request: Request) -> Response:
         server = self.server
-        kind, fn, getter = server._entries.get(request.method.name, _MISSING_ENTRY)
+        entries = (
+            server._entries
+            if request.service is None
+            else server._mux_entries.get(request.service, _NO_ENTRIES)
+        )
+        kind, fn, getter = entries.get(request.method.name, _MISSING_ENTRY)
         if kind == _ASYNC:
             dispatcher = server._dispatcher
             token = REQUEST_VAR.set(request)  # the request as the filters left it
@@ -588,7 +618,7 @@ class _AsyncDispatch(AsyncService[Request, Response]):
         return server._service(request)  # inline, or a missing method (UNKNOWN_METHOD)
 
     def __repr__(self) -> str:
-        return f"_AsyncDispatch({self.server.spec.name}, {type(self.server.handler).__name__})"
+        return f"_AsyncDispatch({self.server.name})"
 
 
 class AsyncServer:
@@ -614,12 +644,17 @@ class AsyncServer:
         ignored. A unix (``AF_UNIX``) stream socket works too: ``.host`` is then its path and
         ``.port`` 0 (the socket file is left in place: whoever bound it removes it).
         ``calls_served`` counts answered calls (oneway: run).
+    services: several services on one port (Apache's multiplexed protocol), instead of
+        ``service`` and ``handler``: ``{"Calc": (calc.Calculator, CalcHandler()), ...}``.
+        Clients name calls ``"Calc:add"``; each service gets its own dispatcher; the filters,
+        shared by all, read the name from ``Request.service``. Handlers are objects or sync
+        ``Service``s here (an ``AsyncService`` terminal per service is not supported).
     """
 
     def __init__(
         self,
-        service: object,
-        handler: object,
+        service: object = None,
+        handler: object = None,
         host: str = "127.0.0.1",
         port: int = 9090,
         *,
@@ -636,9 +671,30 @@ class AsyncServer:
         reuse_port: bool = False,
         filters: Iterable[AnyAsyncFilter] | Stack = (),
         sock: socket.socket | None = None,
+        services: Mapping[str, tuple[object, object]] | None = None,
     ) -> None:
-        self.spec = resolve_service(service)
-        self.handler = handler
+        #: What the protocol engine serves: one spec, or multiplexed name -> spec.
+        self.spec: ServiceSpec | dict[str, ServiceSpec]
+        self.handler: object
+        resolved: dict[str, tuple[ServiceSpec, object]] | None = None
+        if services is not None:
+            if service is not None or handler is not None:
+                raise ValueError("give either service and handler, or services, not both")
+            resolved = resolve_services(services)
+            for name, (_, h) in resolved.items():
+                if isinstance(h, AsyncService):
+                    raise ValueError(
+                        f"services[{name!r}]: an AsyncService handler cannot be multiplexed"
+                    )
+            self.spec = {name: spec for name, (spec, _) in resolved.items()}
+            self.handler = {name: h for name, (_, h) in resolved.items()}
+            #: For logs: the service's name, or the multiplexed names joined by "+".
+            self.name = "+".join(resolved)
+        else:
+            if service is None or handler is None:
+                raise ValueError("a server needs a service and a handler (or services)")
+            spec = resolve_service(service)
+            self.spec, self.handler, self.name = spec, handler, spec.name
         self.host_arg = host
         self.port_arg = port
         self.protocol = check_choice("protocol", protocol, PROTOCOLS)
@@ -665,25 +721,23 @@ class AsyncServer:
 
         # The terminal: a sync Service handler as it is, else the shared Dispatcher. Each
         # method is classified once (async / thread / inline) instead of on every call.
-        self._dispatcher = Dispatcher(self.spec, handler)
-        self._service: Service[Request, Response] | Dispatcher
+        # Multiplexed: the same per service, behind a Router; ``_mux_entries`` holds each
+        # service's table (single-service calls never look at it).
+        self._dispatcher: Dispatcher | _Dispatchers
+        self._service: Service[Request, Response]
         self._entries: dict[str, _Entry] = {}
-        plain = _INLINE if self.sync_handlers == "inline" else _THREAD
-        if isinstance(handler, Service):
-            self._service = handler
-            for name in self.spec.methods:
-                self._entries[name] = (plain, _no_args, _no_args)
+        self._mux_entries: dict[str, dict[str, _Entry]] = {}
+        if resolved is None:
+            assert isinstance(self.spec, ServiceSpec)
+            self._dispatcher, self._service = self._bind(self.spec, handler, self._entries)
         else:
-            self._service = self._dispatcher
-            for name, method in self.spec.methods.items():
-                fn = getattr(handler, method.name, None)
-                if not callable(fn):
-                    continue  # _MISSING: the Dispatcher answers UNKNOWN_METHOD
-                is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
-                    getattr(fn, "__call__", None)  # noqa: B004 - async callable objects
-                )
-                getter = _args_getter(tuple(method.arg_names))
-                self._entries[name] = (_ASYNC, fn, getter) if is_async else (plain, fn, getter)
+            dispatchers: dict[str, Dispatcher] = {}
+            routes: dict[str, Service[Request, Response]] = {}
+            for name, (spec, h) in resolved.items():
+                entries = self._mux_entries[name] = {}
+                dispatchers[name], routes[name] = self._bind(spec, h, entries)
+            self._dispatcher = _Dispatchers(dispatchers)
+            self._service = Router(routes)
 
         # Filters: a chain ending in _AsyncDispatch (or in an AsyncService handler). None when
         # there are none, and then connections take the unfiltered fast path.
@@ -706,6 +760,27 @@ class AsyncServer:
         self._address: tuple[Any, ...] | str | bytes = (host, port)
         if sock is not None:
             self._address = sock.getsockname()
+
+    def _bind(
+        self, spec: ServiceSpec, handler: object, entries: dict[str, _Entry]
+    ) -> tuple[Dispatcher, Service[Request, Response]]:
+        """Fill ``entries`` for ``handler``; its (dispatcher, terminal for plain calls)."""
+        dispatcher = Dispatcher(spec, handler)
+        plain = _INLINE if self.sync_handlers == "inline" else _THREAD
+        if isinstance(handler, Service):
+            for name in spec.methods:
+                entries[name] = (plain, _no_args, _no_args)
+            return dispatcher, handler
+        for name, method in spec.methods.items():
+            fn = getattr(handler, method.name, None)
+            if not callable(fn):
+                continue  # _MISSING: the Dispatcher answers UNKNOWN_METHOD
+            is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+                getattr(fn, "__call__", None)  # noqa: B004 - async callable objects
+            )
+            getter = _args_getter(tuple(method.arg_names))
+            entries[name] = (_ASYNC, fn, getter) if is_async else (plain, fn, getter)
+        return dispatcher, dispatcher
 
     # -- public surface ----------------------------------------------------------------------
 
@@ -783,7 +858,7 @@ class AsyncServer:
             self._address = sockets[0].getsockname()
         log.info(
             "serving %s on %s (asyncio, protocol=%s, transport=%s)",
-            self.spec.name,
+            self.name,
             format_address(self._address),
             self.protocol,
             self.transport,
@@ -811,7 +886,7 @@ class AsyncServer:
         self._stopping = True
         if self._aserver is None:
             return
-        log.info("stopping %s on %s", self.spec.name, format_address(self._address))
+        log.info("stopping %s on %s", self.name, format_address(self._address))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         self._aserver.close()
@@ -851,7 +926,7 @@ class AsyncServer:
 
     def __repr__(self) -> str:
         return (
-            f"<AsyncServer {self.spec.name} {format_address(self._address)} "
+            f"<AsyncServer {self.name} {format_address(self._address)} "
             f"protocol={self.protocol} transport={self.transport}>"
         )
 

@@ -128,9 +128,17 @@ class ClientConnection:
         if mtype == MessageType.EXCEPTION:
             return TApplicationException
         if mtype == MessageType.REPLY:
-            spec = self.service.methods.get(name)
+            spec = self.service.methods.get(self._bare(name))
             return spec.result if spec is not None else None
         return None
+
+    def _bare(self, name: str) -> str:
+        """``name`` without our multiplexing prefix: servers answer with the bare method name
+        (Apache's processors) or echo the prefixed one (a plain server rejecting the call)."""
+        prefix = self.service_name
+        if prefix and name.startswith(prefix) and name[len(prefix) : len(prefix) + 1] == ":":
+            return name[len(prefix) + 1 :]
+        return name
 
     def next_event(self) -> Reply | ExceptionReply | ConnectionClosed | _NeedData:
         """The next reply, ``ConnectionClosed`` at a clean EOF, or ``NEED_DATA``."""
@@ -174,7 +182,7 @@ class ClientConnection:
         spec = self._in_flight.pop(seqid, None)
         if spec is None:
             forgotten = self._forgotten.pop(seqid, None)
-            if forgotten is not None and forgotten.name == name:
+            if forgotten is not None and forgotten.name == self._bare(name):
                 return None  # a late reply to a call the caller gave up on
             expected = sorted(self._in_flight)
             raise self._fail(
@@ -185,7 +193,7 @@ class ClientConnection:
                     received=seqid,
                 )
             )
-        if spec.name != name:
+        if spec.name != self._bare(name):
             raise self._fail(
                 SeqIdMismatch(
                     f"reply for seqid {seqid} names method {name!r}, but the call was "

@@ -4,9 +4,20 @@ The engine turns bytes into ``Call`` events and replies into bytes. Calls it can
 itself (unknown method, wrong message type) come out as ``CallRejected`` carrying the reply
 bytes, so every driver answers them identically. Malformed input raises and moves the
 connection to ERROR: the driver closes that one connection and keeps serving the rest.
+
+Multiplexing (Apache ``TMultiplexedProtocol`` / ``TMultiplexedProcessor``): constructed with a
+mapping of names to services, the engine serves several services on one connection. Calls are
+named ``"<service>:<method>"`` (split at the first ``:``) and ``Call.service`` carries the prefix.
+Replies carry the bare method name, as Apache's processors write them (and as C++ clients
+check). A name without a prefix, or with a prefix no service is registered under, is answered
+like an unknown method: ``TApplicationException(UNKNOWN_METHOD)`` naming the problem. (Apache's
+Python and Go processors raise and drop the connection there instead; a typed answer tells the
+caller what went wrong and keeps the connection, which is still in sync, usable.)
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from ..codec.base import Codec
 from ..errors import LocalProtocolError, ProtocolError, RemoteProtocolError
@@ -18,25 +29,50 @@ from ..model.ttype import MessageType
 from .events import NEED_DATA, Call, CallRejected, ConnectionClosed, _NeedData
 from .state import ConnEvent, ConnState, transition
 
-__all__ = ["ServerConnection"]
+__all__ = ["SEPARATOR", "ServerConnection"]
 
 _CALL_TYPES = frozenset((MessageType.CALL, MessageType.ONEWAY))
 _OPEN, _DRAINING = ConnState.OPEN, ConnState.DRAINING
 _REPLY = MessageType.REPLY
+#: Separator between service and method in a multiplexed call name (Apache's ``SEPARATOR``).
+SEPARATOR = ":"
 
 
 class ServerConnection:
-    """Parses calls for one service and encodes their replies."""
+    """Parses calls for one service (or several, multiplexed) and encodes their replies.
 
-    def __init__(self, service: ServiceSpec, codec: Codec, framer: Framer) -> None:
-        self.service = service
+    service: a ``ServiceSpec``, or a mapping of multiplexed names to specs
+        (``{"Calc": calc_spec, "Store": store_spec}``): calls must then be named
+        ``"<name>:<method>"``. ``.service`` is the single spec (``None`` when multiplexed) and
+        ``.services`` the mapping (``None`` when not).
+    """
+
+    def __init__(
+        self,
+        service: ServiceSpec | Mapping[str, ServiceSpec],
+        codec: Codec,
+        framer: Framer,
+    ) -> None:
+        self.service: ServiceSpec | None = None
+        self.services: dict[str, ServiceSpec] | None = None
+        if isinstance(service, ServiceSpec):
+            self.service = service
+            self._methods = service.methods
+            self._resolver = self._resolve  # bound once: decode_message gets it per message
+        else:
+            self.services = check_services(service)
+            self._methods = {}
+            self._resolver = self._resolve_multiplexed
         self.codec = codec
         self.framer = framer
         self._state = ConnState.OPEN
         self._eof = False
         self._error: ProtocolError | None = None
         self._method: MethodSpec | None = None
-        self._resolver = self._resolve  # bound once: decode_message gets it per message
+        # Multiplexed only: the prefix of the message being decoded (None: not multiplexed)
+        # and, when it names no service, why.
+        self._called: str | None = None
+        self._miss: str | None = None
 
     @property
     def state(self) -> ConnState:
@@ -59,7 +95,29 @@ class ServerConnection:
 
     def _resolve(self, name: str, mtype: MessageType) -> type[Struct] | None:
         # Remembered for next_event, which would otherwise look the method up a second time.
-        self._method = spec = self.service.methods.get(name)
+        self._method = spec = self._methods.get(name)
+        if spec is None or mtype not in _CALL_TYPES:
+            return None
+        return spec.args
+
+    def _resolve_multiplexed(self, name: str, mtype: MessageType) -> type[Struct] | None:
+        assert self.services is not None
+        self._method = None
+        prefix, sep, method = name.partition(SEPARATOR)
+        if not sep:
+            self._called = None
+            self._miss = (
+                f"Service name not found in message name: {name!r} "
+                f'(a multiplexed server needs "<service>{SEPARATOR}<method>")'
+            )
+            return None
+        self._called = prefix
+        service = self.services.get(prefix)
+        if service is None:
+            self._miss = f"Service name not found: {prefix!r}"
+            return None
+        self._miss = None
+        self._method = spec = service.methods.get(method)
         if spec is None or mtype not in _CALL_TYPES:
             return None
         return spec.args
@@ -106,12 +164,12 @@ class ServerConnection:
                 seqid,
                 name,
                 ApplicationExceptionType.UNKNOWN_METHOD,
-                f"Unknown method {name!r}",
+                self._miss or f"Unknown method {name!r}",
                 reply=mtype == MessageType.CALL,
             )
         assert body is not None
         # A oneway method never replies, whatever message type the caller used.
-        return Call(seqid, spec, body, spec.oneway)
+        return Call(seqid, spec, body, spec.oneway, self._called)
 
     def _reject(
         self, seqid: int, name: str, kind: ApplicationExceptionType, text: str, *, reply: bool
@@ -119,7 +177,11 @@ class ServerConnection:
         error = TApplicationException(text, kind)
         data = b""
         if reply:
-            payload = self.codec.encode_message(name, MessageType.EXCEPTION, seqid, error)
+            reply_name = name
+            if self.services is not None:
+                # Replies are never prefixed: Apache's TMultiplexedProtocol prefixes only calls.
+                reply_name = name.partition(SEPARATOR)[2] or name
+            payload = self.codec.encode_message(reply_name, MessageType.EXCEPTION, seqid, error)
             data = self.framer.wrap(payload)
         return CallRejected(seqid, name, error, data)
 
@@ -144,3 +206,22 @@ class ServerConnection:
             call.method.name, MessageType.EXCEPTION, call.seqid, error
         )
         return self.framer.wrap(payload)
+
+
+def check_services(services: Mapping[str, ServiceSpec]) -> dict[str, ServiceSpec]:
+    """A copy of a multiplexed name -> spec mapping; ``ValueError`` names a bad entry."""
+    if not isinstance(services, Mapping):
+        raise TypeError(f"expected a ServiceSpec or a mapping of them, got {services!r}")
+    if not services:
+        raise ValueError("a multiplexed server needs at least one service")
+    checked: dict[str, ServiceSpec] = {}
+    for name, spec in services.items():
+        if not isinstance(name, str) or not name or SEPARATOR in name:
+            raise ValueError(
+                f"multiplexed service name must be a non-empty str without "
+                f"{SEPARATOR!r}, got {name!r}"
+            )
+        if not isinstance(spec, ServiceSpec):
+            raise TypeError(f"service {name!r}: expected a ServiceSpec, got {spec!r}")
+        checked[name] = spec
+    return checked

@@ -17,17 +17,18 @@ Mapping rules (the contract every server driver relies on):
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..model.application import ApplicationExceptionType, TApplicationException
 from ..model.service import MethodSpec, ServiceSpec
 from ..model.struct import Struct
 from .context import use_request
+from .options import resolve_service
 from .request import Request, Response
 from .service import Service
 
-__all__ = ["Dispatcher", "handler_method"]
+__all__ = ["Dispatcher", "Router", "handler_method", "resolve_services"]
 
 log = logging.getLogger("swordfish.dispatch")
 
@@ -133,3 +134,62 @@ class Dispatcher(Service[Request, Response]):
 
     def __repr__(self) -> str:
         return f"Dispatcher({self.service.name}, {type(self.handler).__name__})"
+
+
+class Router(Service[Request, Response]):
+    """A multiplexed server's terminal: each call goes to its own service's terminal.
+
+    routes maps the multiplexed name (``Request.service``) to that service's terminal: a
+    ``Dispatcher`` or a ``Service`` used as it is. The engine has already answered calls to
+    names it does not serve; one that still arrives here (a filter rewrote ``service``) gets
+    ``TApplicationException(UNKNOWN_METHOD)``.
+    """
+
+    role = "dispatch"
+    description = "routes each call to the dispatcher of the service it names"
+
+    def __init__(self, routes: dict[str, Service[Request, Response]]) -> None:
+        self.routes = routes
+
+    def route(self, request: Request) -> Service[Request, Response]:
+        """The terminal for ``request``; ``TApplicationException`` when none serves it."""
+        target = self.routes.get(request.service) if request.service is not None else None
+        if target is None:
+            raise TApplicationException(
+                f"Service name not found: {request.service!r}",
+                ApplicationExceptionType.UNKNOWN_METHOD,
+            )
+        return target
+
+    def __call__(self, request: Request) -> Response:
+        return self.route(request)(request)
+
+    def close(self) -> None:
+        for target in self.routes.values():
+            target.close()
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{name}={target!r}" for name, target in self.routes.items())
+        return f"Router({inner})"
+
+
+def resolve_services(
+    services: Mapping[str, tuple[object, object]],
+) -> dict[str, tuple[ServiceSpec, object]]:
+    """``{"Calc": (calc.Calculator, handler), ...}`` -> ``{"Calc": (spec, handler), ...}``.
+
+    What a multiplexed server is given: each name (the prefix callers put before ``:``) with
+    its service (a loaded service class or a ``ServiceSpec``) and its handler.
+    """
+    if not isinstance(services, Mapping) or not services:
+        raise ValueError(
+            f"services must be a non-empty mapping of name -> (service, handler), got {services!r}"
+        )
+    resolved: dict[str, tuple[ServiceSpec, object]] = {}
+    for name, pair in services.items():
+        if not isinstance(name, str) or not name or ":" in name:
+            raise ValueError(f"service name must be a non-empty str without ':', got {name!r}")
+        if not isinstance(pair, tuple) or len(pair) != 2:
+            raise ValueError(f"services[{name!r}] must be a (service, handler) pair, got {pair!r}")
+        resolved[name] = (resolve_service(pair[0]), pair[1])
+    return resolved

@@ -47,12 +47,17 @@ class Context:
 
 @dataclass(slots=True)
 class Request:
-    """One call on its way through a stack (client side) or into a handler (server side)."""
+    """One call on its way through a stack (client side) or into a handler (server side).
+
+    service: on a multiplexed server, the service name the caller used (the ``"Calc"`` of
+        ``"Calc:add"``); ``None`` when the call was not multiplexed.
+    """
 
     method: MethodSpec
     args: Struct
     headers: dict[str, str] = field(default_factory=dict)
     context: Context = field(default_factory=Context)
+    service: str | None = None
 
     @property
     def name(self) -> str:

@@ -81,8 +81,11 @@ class ConnectionService(Service[Request, Response]):
         transport: str = "buffered",
         connect_timeout: float | None = 5.0,
         limits: Limits | None = None,
+        service_name: str | None = None,
     ) -> None:
         self.spec = resolve_service(service)
+        #: Multiplexed: calls go out as ``"<service_name>:<method>"``; ``None``: plain names.
+        self.service_name = service_name
         self.host = host
         self.port = port
         self.protocol = check_choice("protocol", protocol, PROTOCOLS)
@@ -129,7 +132,10 @@ class ConnectionService(Service[Request, Response]):
             timeout = remaining
         stream = connect_tcp(self.host, self.port, timeout)
         framer = make_framer(self.transport, self._codec, self.limits)
-        self._stream, self._conn = stream, ClientConnection(self.spec, self._codec, framer)
+        self._stream, self._conn = (
+            stream,
+            ClientConnection(self.spec, self._codec, framer, service_name=self.service_name),
+        )
         return stream, self._conn
 
     def _call(self, request: Request, deadline: float | None) -> Response:
@@ -229,6 +235,8 @@ class Client:
         at any time by assigning ``client.timeout``.
     connect_timeout: bound on opening the TCP connection.
     filters: client-side filters (or a ``Stack``), outermost first, around the connection.
+    service_name: call a multiplexed server's service of that name (calls are sent as
+        ``"<service_name>:<method>"``, Apache's ``TMultiplexedProtocol``).
 
     Use as a context manager, or call ``close()``; a closed client refuses calls with
     ``Rejected``. See the module docstring for connection and threading rules.
@@ -246,6 +254,7 @@ class Client:
         connect_timeout: float | None = 5.0,
         limits: Limits | None = None,
         filters: Iterable[AnyFilter] | Stack = (),
+        service_name: str | None = None,
     ) -> None:
         self.connection = ConnectionService(
             service,
@@ -255,6 +264,7 @@ class Client:
             transport=transport,
             connect_timeout=connect_timeout,
             limits=limits,
+            service_name=service_name,
         )
         self.service = self.connection.spec
         self.timeout = timeout

@@ -62,7 +62,7 @@ import selectors
 import socket
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Self
 
@@ -71,8 +71,9 @@ from ..errors import ProtocolError, TransportError
 from ..framing import make_framer
 from ..limits import DEFAULT_LIMITS, Limits
 from ..model.application import ApplicationExceptionType, TApplicationException
+from ..model.service import ServiceSpec
 from ..protocol import NEED_DATA, Call, CallRejected, ConnectionClosed, ServerConnection
-from ..rpc.dispatch import Dispatcher
+from ..rpc.dispatch import Dispatcher, Router, resolve_services
 from ..rpc.filter import AnyFilter, Stack
 from ..rpc.request import Context, Request, Response
 from ..rpc.service import Service
@@ -171,7 +172,11 @@ class _Connection:
     def _run_call(self, call: Call) -> bool:
         server = self.server
         request = Request(
-            call.method, call.args, {}, Context(peer=self.stream.peer, seqid=call.seqid)
+            call.method,
+            call.args,
+            {},
+            Context(peer=self.stream.peer, seqid=call.seqid),
+            call.service,
         )
         error: TApplicationException | None = None
         result: Response = None
@@ -181,7 +186,7 @@ class _Connection:
             error = exc
         except Exception as exc:
             # Dispatcher already maps handler errors; this catches a misbehaving filter.
-            log.exception("%s.%s: the filter stack raised", server.spec.name, call.method.name)
+            log.exception("%s.%s: the filter stack raised", server.name, call.method.name)
             error = TApplicationException(
                 f"{type(exc).__name__}: {exc}", ApplicationExceptionType.INTERNAL_ERROR
             )
@@ -199,7 +204,7 @@ class _Connection:
             except Exception as exc:
                 # The handler returned something the IDL type cannot carry (wrong type, out of
                 # range, required field unset): tell the client rather than hang up on it.
-                log.exception("%s.%s: cannot encode the result", server.spec.name, call.method.name)
+                log.exception("%s.%s: cannot encode the result", server.name, call.method.name)
                 error = TApplicationException(
                     f"cannot encode the result of {call.method.name}: {exc}",
                     ApplicationExceptionType.INTERNAL_ERROR,
@@ -306,12 +311,18 @@ class Server:
 
     handler is an object with one method per IDL method (see ``Dispatcher`` for how results
     and exceptions map), or a ``Service[Request, Response]`` used as the terminal directly.
+
+    services: several services on one port (Apache's multiplexed protocol), instead of
+        ``service`` and ``handler``: ``{"Calc": (calc.Calculator, CalcHandler()), ...}``.
+        Clients then name calls ``"Calc:add"`` (``make_client(..., service_name="Calc")``);
+        each service gets its own dispatcher, and the filters, shared by all of them, read the
+        name from ``Request.service``.
     """
 
     def __init__(
         self,
-        service: object,
-        handler: object,
+        service: object = None,
+        handler: object = None,
         host: str = "127.0.0.1",
         port: int = 9090,
         *,
@@ -325,9 +336,34 @@ class Server:
         filters: Iterable[AnyFilter] | Stack = (),
         backlog: int = 128,
         sock: socket.socket | None = None,
+        services: Mapping[str, tuple[object, object]] | None = None,
     ) -> None:
-        self.spec = resolve_service(service)
-        self.handler = handler
+        #: What the protocol engine serves: one spec, or multiplexed name -> spec.
+        self.spec: ServiceSpec | dict[str, ServiceSpec]
+        self.handler: object
+        terminal: Service[Request, Response]
+        if services is not None:
+            if service is not None or handler is not None:
+                raise ValueError("give either service and handler, or services, not both")
+            resolved = resolve_services(services)
+            self.spec = {name: spec for name, (spec, _) in resolved.items()}
+            self.handler = {name: h for name, (_, h) in resolved.items()}
+            self.name = "+".join(resolved)
+            terminal = Router(
+                {
+                    name: h if isinstance(h, Service) else Dispatcher(spec, h)
+                    for name, (spec, h) in resolved.items()
+                }
+            )
+        else:
+            if service is None or handler is None:
+                raise ValueError("a server needs a service and a handler (or services)")
+            self.spec = spec = resolve_service(service)
+            self.handler = handler
+            #: For logs: the service's name, or the multiplexed names joined by "+".
+            self.name = spec.name
+            # A Service handler (a proxy, a prebuilt stack) is used as the terminal as it is.
+            terminal = handler if isinstance(handler, Service) else Dispatcher(spec, handler)
         self.protocol = check_choice("protocol", protocol, PROTOCOLS)
         self.transport = check_choice("transport", transport, TRANSPORTS)
         self.model = check_choice("model", model, MODELS)
@@ -351,8 +387,6 @@ class Server:
         self.limits = limits or DEFAULT_LIMITS
         self._codec = get_codec(self.protocol, self.limits)
         self.stack = filters if isinstance(filters, Stack) else Stack(filters)
-        # A Service handler (a proxy, a prebuilt stack) is used as the terminal as it is.
-        terminal = handler if isinstance(handler, Service) else Dispatcher(self.spec, handler)
         self.service: Service[Request, Response] = self.stack.build(terminal)
 
         self._lock = threading.Lock()
@@ -433,7 +467,7 @@ class Server:
             self._serving = True
         log.info(
             "serving %s on %s (model=%s, protocol=%s, transport=%s)",
-            self.spec.name,
+            self.name,
             format_address(self._address),
             self.model,
             self.protocol,
@@ -481,7 +515,7 @@ class Server:
                 self._stopping.set()
             serving = self._serving
         if first:
-            log.info("stopping %s on %s", self.spec.name, format_address(self._address))
+            log.info("stopping %s on %s", self.name, format_address(self._address))
             try:
                 self._wake_w.send(b"x")
             except OSError:
@@ -522,7 +556,7 @@ class Server:
 
     def __repr__(self) -> str:
         return (
-            f"<Server {self.spec.name} {format_address(self._address)} model={self.model} "
+            f"<Server {self.name} {format_address(self._address)} model={self.model} "
             f"protocol={self.protocol} transport={self.transport}>"
         )
 
