@@ -6,6 +6,9 @@ or the server failed at run time, 2 bad usage (arguments, IDL, service or handle
 
     swordfish serve calc.thrift --service Calculator --handler calc_handler:Handler --port 9090
     swordfish call calc.thrift --service Calculator --port 9090 add '{"num1": 1, "num2": 2}'
+    swordfish serve ... --ssl --certfile server.pem --keyfile server.key \
+        [--cafile ca.pem --require-client-cert]
+    swordfish call ... --ssl [--cafile ca.pem] [--certfile client.pem --keyfile client.key]
 
 ``call`` reads arguments as a JSON object keyed by parameter name: structs are JSON objects,
 lists and sets are arrays, maps are objects (or arrays of ``[key, value]`` pairs), enums may
@@ -21,6 +24,7 @@ import importlib.util
 import json
 import os
 import signal
+import ssl
 import sys
 import threading
 import uuid
@@ -55,16 +59,37 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description="Thrift RPC for Python.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def common(p: argparse.ArgumentParser) -> None:
+    def common(p: argparse.ArgumentParser) -> Any:
         p.add_argument("idl", metavar="IDL", help="path to the .thrift file")
         p.add_argument("--service", required=True, help="service name in the IDL")
         p.add_argument("--host", default="127.0.0.1", help="default: %(default)s")
         p.add_argument("--port", type=int, default=9090, help="default: %(default)s")
         p.add_argument("--protocol", choices=PROTOCOLS, default="binary")
         p.add_argument("--transport", choices=TRANSPORTS, default="buffered")
+        tls = p.add_argument_group("TLS (see docs/tls.md)")
+        tls.add_argument("--ssl", action="store_true", help="use TLS")
+        tls.add_argument(
+            "--certfile",
+            default=None,
+            help="PEM certificate (chain): the server's; for call, the client's (mutual TLS)",
+        )
+        tls.add_argument(
+            "--keyfile", default=None, help="PEM private key of --certfile (if not inside it)"
+        )
+        tls.add_argument(
+            "--cafile",
+            default=None,
+            help="PEM CA certificates: serve trusts client certificates from them; call "
+            "trusts the server's (default: the system's trust store)",
+        )
+        return tls
 
     serve = sub.add_parser("serve", help="serve a handler")
-    common(serve)
+    common(serve).add_argument(
+        "--require-client-cert",
+        action="store_true",
+        help="mutual TLS: reject clients without a certificate signed by --cafile",
+    )
     serve.add_argument(
         "--handler",
         required=True,
@@ -139,7 +164,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
 
     call = sub.add_parser("call", help="call one method and print the result as JSON")
-    common(call)
+    common(call).add_argument(
+        "--server-hostname",
+        default=None,
+        help="name the server certificate must carry (default: --host)",
+    )
     call.add_argument("method", metavar="METHOD")
     call.add_argument("args", metavar="JSON_ARGS", nargs="?", default="{}")
     call.add_argument("--timeout", type=float, default=30.0, help="seconds (default: %(default)s)")
@@ -249,6 +278,9 @@ def _serve(args: argparse.Namespace) -> int:
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     _check_prefork_flags(args)
+    ssl_context = _tls_context(args, server=True)
+    if ssl_context is not None and args.server == "prefork":
+        raise UsageError("--ssl is not supported with --server prefork")
     grace = STOP_GRACE if args.graceful_timeout is None else args.graceful_timeout
     if grace <= 0:
         raise UsageError(f"--graceful-timeout must be positive, got {grace}")
@@ -257,7 +289,7 @@ def _serve(args: argparse.Namespace) -> int:
         return _serve_prefork(args, grace)
     handler = _import_handler(args.handler)
     if args.server == "asyncio":
-        return _serve_asyncio(args, service, handler, grace)
+        return _serve_asyncio(args, service, handler, grace, ssl_context)
     if args.loop is not None:
         raise UsageError("--loop applies to --server asyncio only")
     if args.workers is not None and args.server != "threadpool":
@@ -273,6 +305,7 @@ def _serve(args: argparse.Namespace) -> int:
             model=args.server,
             workers=args.workers,
             idle_timeout=args.idle_timeout,
+            ssl_context=ssl_context,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
@@ -290,7 +323,8 @@ def _serve(args: argparse.Namespace) -> int:
         server.start()
         _say(
             f"listening on {format_address((args.host, server.port))} (server={args.server}, "
-            f"protocol={args.protocol}, transport={args.transport})"
+            f"protocol={args.protocol}, transport={args.transport}"
+            f"{', tls' if ssl_context is not None else ''})"
         )
         # A short wait in a loop, so the signal handler's Event is seen promptly everywhere.
         while not stop.wait(0.5):
@@ -303,7 +337,13 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve_asyncio(args: argparse.Namespace, service: object, handler: object, grace: float) -> int:
+def _serve_asyncio(
+    args: argparse.Namespace,
+    service: object,
+    handler: object,
+    grace: float,
+    ssl_context: ssl.SSLContext | None,
+) -> int:
     import asyncio
 
     from .aio import AsyncServer, run
@@ -317,6 +357,7 @@ def _serve_asyncio(args: argparse.Namespace, service: object, handler: object, g
             protocol=args.protocol,
             transport=args.transport,
             idle_timeout=args.idle_timeout,
+            ssl_context=ssl_context,
             **({} if args.workers is None else {"handler_threads": args.workers}),
         )
     except ValueError as exc:
@@ -336,7 +377,8 @@ def _serve_asyncio(args: argparse.Namespace, service: object, handler: object, g
         try:
             _say(
                 f"listening on {format_address((args.host, server.port))} (server=asyncio, "
-                f"loop={loop_name}, protocol={args.protocol}, transport={args.transport})"
+                f"loop={loop_name}, protocol={args.protocol}, transport={args.transport}"
+                f"{', tls' if ssl_context is not None else ''})"
             )
             await stop.wait()
             _say("stopping")
@@ -350,6 +392,42 @@ def _serve_asyncio(args: argparse.Namespace, service: object, handler: object, g
         return run(main(), loop=loop_name)
     except RuntimeError as exc:  # uvloop asked for but not installed
         raise UsageError(str(exc)) from exc
+
+
+def _tls_context(args: argparse.Namespace, *, server: bool) -> ssl.SSLContext | None:
+    """The SSLContext the TLS flags ask for (``None`` without ``--ssl``); UsageError if they
+    are inconsistent or the files cannot be loaded."""
+    from . import tls
+
+    given = [
+        flag
+        for flag, value in (
+            ("--certfile", args.certfile),
+            ("--keyfile", args.keyfile),
+            ("--cafile", args.cafile),
+            ("--require-client-cert", getattr(args, "require_client_cert", False)),
+            ("--server-hostname", getattr(args, "server_hostname", None)),
+        )
+        if value
+    ]
+    if not args.ssl:
+        if given:
+            raise UsageError(f"{given[0]} needs --ssl")
+        return None
+    if args.keyfile is not None and args.certfile is None:
+        raise UsageError("--keyfile needs --certfile")
+    try:
+        if server:
+            if args.certfile is None:
+                raise UsageError("serve --ssl needs --certfile (the server's certificate)")
+            if args.require_client_cert and args.cafile is None:
+                raise UsageError("--require-client-cert needs --cafile")
+            return tls.server_context(
+                args.certfile, args.keyfile, args.cafile, args.require_client_cert
+            )
+        return tls.client_context(args.cafile, args.certfile, args.keyfile)
+    except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+        raise UsageError(f"cannot load TLS files: {exc}") from exc
 
 
 # -- serve --server prefork --------------------------------------------------------------------
@@ -497,6 +575,7 @@ def _call(args: argparse.Namespace) -> int:
         }
     except (TypeError, ValueError) as exc:
         raise UsageError(str(exc)) from exc
+    ssl_context = _tls_context(args, server=False)
     client = make_client(
         service,
         args.host,
@@ -505,6 +584,8 @@ def _call(args: argparse.Namespace) -> int:
         transport=args.transport,
         timeout=args.timeout,
         service_name=args.multiplexed,
+        ssl_context=ssl_context,
+        server_hostname=args.server_hostname,
     )
     with client:
         try:

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import ssl
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from types import TracebackType
@@ -92,6 +93,14 @@ class AsyncStub(MethodTable):
     __slots__ = ()
 
 
+#: Added to "closed before replying" on a TLS connection that never got a reply: under TLS 1.3
+#: a server checks the client certificate after the client's handshake is over, so a rejected
+#: certificate first shows as the server hanging up.
+TLS_CLOSE_HINT = (
+    " (over TLS, before any reply: the server may have rejected this client's certificate)"
+)
+
+
 class _ClientProtocol(EngineProtocol):
     """One client connection: futures keyed by seqid, resolved as replies arrive."""
 
@@ -102,6 +111,7 @@ class _ClientProtocol(EngineProtocol):
         self.error: SwordfishError | None = None
         self.created = time.monotonic()
         self.last_used = self.created
+        self.replied = False  # any reply yet (see TLS_CLOSE_HINT)
 
     @property
     def usable(self) -> bool:
@@ -120,6 +130,8 @@ class _ClientProtocol(EngineProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
         why = f" ({exc})" if exc is not None else ""
+        if not self.replied and self.transport is not None:
+            why += TLS_CLOSE_HINT if self.transport.get_extra_info("ssl_object") else ""
         self._fail_all(ConnectionClosedError(f"{self.peer} closed the connection{why}"))
 
     def _dispatch(self) -> None:
@@ -136,10 +148,17 @@ class _ClientProtocol(EngineProtocol):
             if event is NEED_DATA:
                 return
             if isinstance(event, ConnectionClosed):
+                hint = ""
+                transport = self.transport
+                if not self.replied and transport is not None:
+                    hint = TLS_CLOSE_HINT if transport.get_extra_info("ssl_object") else ""
                 self._fail_all(
-                    ConnectionClosedError(f"{self.peer} closed the connection before replying")
+                    ConnectionClosedError(
+                        f"{self.peer} closed the connection before replying{hint}"
+                    )
                 )
                 return
+            self.replied = True
             future = waiters.pop(event.seqid, None)  # type: ignore[union-attr]
             if future is not None and not future.done():
                 future.set_result(event)
@@ -221,8 +240,16 @@ class _Endpoint:
         limits: Limits | None,
         connect_timeout: float | None,
         service_name: str | None,
+        ssl_context: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
     ) -> None:
         self.spec = resolve_service(service)
+        if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
+            raise ValueError(f"ssl_context must be an ssl.SSLContext, got {ssl_context!r}")
+        if server_hostname is not None and ssl_context is None:
+            raise ValueError("server_hostname applies only with ssl_context")
+        self.ssl_context = ssl_context
+        self.server_hostname = server_hostname
         self.host = host
         self.port = port
         self.protocol = check_choice("protocol", protocol, PROTOCOLS)
@@ -242,7 +269,9 @@ class _Endpoint:
         if deadline is not None:
             remaining = deadline - time.monotonic()
             timeout = remaining if timeout is None else min(timeout, remaining)
-        return await open_connection(self._factory, self.host, self.port, timeout)
+        return await open_connection(
+            self._factory, self.host, self.port, timeout, self.ssl_context, self.server_hostname
+        )
 
     @property
     def address(self) -> str:
@@ -330,6 +359,9 @@ class AsyncClient(_Filters):
         beyond both, ``Rejected``.
     service_name: send calls as ``"<service_name>:<method>"`` (a multiplexed server).
     filters: ``AsyncFilter``s (or a ``Stack`` of them), outermost first, around every call.
+    ssl_context: connect over TLS (``swordfish.tls.client_context``; with a client
+        certificate for mutual TLS); the handshake counts against ``connect_timeout``.
+    server_hostname: the name the server certificate must carry (default ``host``).
 
     The connection opens on ``connect()`` (``make_aio_client`` calls it) or on the first call,
     and is reopened by the next call after it failed or the server closed it.
@@ -350,9 +382,20 @@ class AsyncClient(_Filters):
         max_waiters: int = 1024,
         service_name: str | None = None,
         filters: Iterable[AnyAsyncFilter] | Stack = (),
+        ssl_context: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
     ) -> None:
         self.endpoint = _Endpoint(
-            service, host, port, protocol, transport, limits, connect_timeout, service_name
+            service,
+            host,
+            port,
+            protocol,
+            transport,
+            limits,
+            connect_timeout,
+            service_name,
+            ssl_context,
+            server_hostname,
         )
         self.service = self.endpoint.spec
         self.timeout = check_timeout("timeout", timeout)
@@ -573,6 +616,7 @@ class AsyncClientPool(_Filters):
     timeout: default per-call timeout (including the wait for a connection).
     filters: ``AsyncFilter``s (or a ``Stack`` of them), outermost first, around every call
         (outside the wait for a connection: a retry filter gets a fresh one each try).
+    ssl_context / server_hostname: TLS, as for ``AsyncClient``.
     """
 
     def __init__(
@@ -595,9 +639,20 @@ class AsyncClientPool(_Filters):
         health_check_interval: float = 0.0,
         service_name: str | None = None,
         filters: Iterable[AnyAsyncFilter] | Stack = (),
+        ssl_context: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
     ) -> None:
         self.endpoint = _Endpoint(
-            service, host, port, protocol, transport, limits, connect_timeout, service_name
+            service,
+            host,
+            port,
+            protocol,
+            transport,
+            limits,
+            connect_timeout,
+            service_name,
+            ssl_context,
+            server_hostname,
         )
         self.service = self.endpoint.spec
         self.timeout = check_timeout("timeout", timeout)

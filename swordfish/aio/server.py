@@ -66,6 +66,7 @@ import logging
 import operator
 import os
 import socket
+import ssl
 import types
 from collections.abc import Callable, Coroutine, Generator, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -107,6 +108,8 @@ LINGER_QUIET = 0.25
 
 #: ``sync_handlers=`` values: run plain handler methods in threads, or on the loop.
 SYNC_HANDLER_MODES = ("thread", "inline")
+#: Seconds a TLS client has to complete its handshake (``ssl_handshake_timeout``).
+DEFAULT_HANDSHAKE_TIMEOUT = 10.0
 
 _ASYNC, _THREAD, _INLINE, _MISSING = 0, 1, 2, 3
 _NO_ARGS: tuple[Any, ...] = ()
@@ -257,8 +260,10 @@ class _ServerProtocol(EngineProtocol):
         self._eof = True
         self.engine.receive_data(b"")
         self.pump()
-        # Keep our half open: replies to calls still running must still be written.
-        return True
+        # Keep our half open: replies to calls still running must still be written. TLS
+        # cannot half-close (asyncio closes the transport whatever we return), so say so.
+        transport = self.transport
+        return transport is None or transport.get_extra_info("ssl_object") is None
 
     def pause_writing(self) -> None:
         super().pause_writing()
@@ -649,6 +654,11 @@ class AsyncServer:
         Clients name calls ``"Calc:add"``; each service gets its own dispatcher; the filters,
         shared by all, read the name from ``Request.service``. Handlers are objects or sync
         ``Service``s here (an ``AsyncService`` terminal per service is not supported).
+    ssl_context: serve TLS (``swordfish.tls.server_context``; ``verify_mode=CERT_REQUIRED``
+        for mutual TLS). handshake_timeout: seconds a client has to finish the handshake
+        (asyncio's ``ssl_handshake_timeout``); a client that fails or stalls it is dropped
+        without reaching the protocol, and the server serves the others meanwhile. A lingering
+        close on TLS is a plain close with ``close_notify`` (TLS cannot half-close).
     """
 
     def __init__(
@@ -672,6 +682,8 @@ class AsyncServer:
         filters: Iterable[AnyAsyncFilter] | Stack = (),
         sock: socket.socket | None = None,
         services: Mapping[str, tuple[object, object]] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
     ) -> None:
         #: What the protocol engine serves: one spec, or multiplexed name -> spec.
         self.spec: ServiceSpec | dict[str, ServiceSpec]
@@ -709,6 +721,12 @@ class AsyncServer:
         self.call_timeout = check_timeout("call_timeout", call_timeout)
         self.backlog = check_positive_int("backlog", backlog)
         self.reuse_port = reuse_port
+        if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
+            raise ValueError(f"ssl_context must be an ssl.SSLContext, got {ssl_context!r}")
+        self.ssl_context = ssl_context
+        self.handshake_timeout = check_timeout("handshake_timeout", handshake_timeout)
+        if self.handshake_timeout is None:
+            raise ValueError("handshake_timeout must be positive, not None")
         if sock is not None and (
             sock.type != socket.SOCK_STREAM
             or not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
@@ -835,10 +853,13 @@ class AsyncServer:
                 self.handler_threads, thread_name_prefix="swordfish-aio-handler"
             )
         address = format_address(self._address)  # (host, port), or the given socket's name
+        tls: dict[str, Any] = {}
+        if self.ssl_context is not None:
+            tls = {"ssl": self.ssl_context, "ssl_handshake_timeout": self.handshake_timeout}
         try:
             if self.sock is not None:
                 self._aserver = await loop.create_server(
-                    self._protocol_factory(), sock=self.sock, backlog=self.backlog
+                    self._protocol_factory(), sock=self.sock, backlog=self.backlog, **tls
                 )
             else:
                 self._aserver = await loop.create_server(
@@ -848,6 +869,7 @@ class AsyncServer:
                     backlog=self.backlog,
                     reuse_address=True,
                     reuse_port=self.reuse_port or None,
+                    **tls,
                 )
         except OSError as exc:
             if self._executor is not None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 from collections.abc import Callable
 from typing import TypeVar, cast
 
@@ -295,17 +296,28 @@ class EngineProtocol(asyncio.Protocol):
 def _map_connect_error(exc: BaseException, action: str) -> TransportError:
     if isinstance(exc, TimeoutError):
         return TransportTimeout(f"{action} timed out")
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return TransportError(f"{action} failed: TLS certificate rejected: {exc}")
+    if isinstance(exc, ssl.SSLError):
+        return TransportError(f"{action} failed: TLS error: {exc}")
     if isinstance(exc, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)):
         return ConnectionClosedError(f"{action}: connection closed by peer ({exc})")
     return TransportError(f"{action} failed: {exc}")
 
 
 async def open_connection(
-    factory: Callable[[], P], host: str, port: int, timeout: float | None
+    factory: Callable[[], P],
+    host: str,
+    port: int,
+    timeout: float | None,
+    ssl_context: ssl.SSLContext | None = None,
+    server_hostname: str | None = None,
 ) -> P:
     """Connect to ``host:port`` with ``factory``'s protocol, within ``timeout`` seconds.
 
     Refused, unreachable or unresolvable -> ``TransportError``; too slow -> ``TransportTimeout``.
+    ssl_context: TLS, its handshake inside ``timeout``; the certificate must name
+    ``server_hostname`` (default ``host``). A rejected certificate -> ``TransportError``.
     """
     loop = asyncio.get_running_loop()
     action = f"connect to {format_address((host, port))}"
@@ -313,7 +325,17 @@ async def open_connection(
         raise TransportTimeout(f"{action} timed out")
     try:
         async with asyncio.timeout(timeout):
-            _, protocol = await loop.create_connection(factory, host, port)
+            if ssl_context is None:
+                _, protocol = await loop.create_connection(factory, host, port)
+            else:
+                _, protocol = await loop.create_connection(
+                    factory,
+                    host,
+                    port,
+                    ssl=ssl_context,
+                    server_hostname=server_hostname or host,
+                    ssl_handshake_timeout=timeout,
+                )
     except (OSError, TimeoutError) as exc:
         raise _map_connect_error(exc, action) from exc
     return protocol

@@ -22,6 +22,7 @@ against its own timeout. For parallel calls use one client per thread.
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from collections.abc import Iterable
@@ -57,6 +58,14 @@ from .stream import READ_SIZE, SyncStream, connect_tcp, format_address
 __all__ = ["Client", "ConnectionService"]
 
 
+#: Added to "closed before replying" on a TLS connection that never got a reply: under TLS 1.3
+#: a server checks the client certificate after the client's handshake is over, so a rejected
+#: certificate first shows as the server hanging up.
+TLS_CLOSE_HINT = (
+    " (over TLS, before any reply: the server may have rejected this client's certificate)"
+)
+
+
 def _remaining(deadline: float | None) -> float | None:
     return None if deadline is None else deadline - time.monotonic()
 
@@ -82,6 +91,8 @@ class ConnectionService(Service[Request, Response]):
         connect_timeout: float | None = 5.0,
         limits: Limits | None = None,
         service_name: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
     ) -> None:
         self.spec = resolve_service(service)
         #: Multiplexed: calls go out as ``"<service_name>:<method>"``; ``None``: plain names.
@@ -91,11 +102,18 @@ class ConnectionService(Service[Request, Response]):
         self.protocol = check_choice("protocol", protocol, PROTOCOLS)
         self.transport = check_choice("transport", transport, TRANSPORTS)
         self.connect_timeout = connect_timeout
+        if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
+            raise ValueError(f"ssl_context must be an ssl.SSLContext, got {ssl_context!r}")
+        if server_hostname is not None and ssl_context is None:
+            raise ValueError("server_hostname applies only with ssl_context")
+        self.ssl_context = ssl_context
+        self.server_hostname = server_hostname
         self.limits = limits or DEFAULT_LIMITS
         self._codec = get_codec(self.protocol, self.limits)
         self._lock = threading.Lock()
         self._stream: SyncStream | None = None
         self._conn: ClientConnection | None = None
+        self._replied = False  # any reply on this connection yet (see TLS_CLOSE_HINT)
         self._closed = False
 
     @property
@@ -130,7 +148,8 @@ class ConnectionService(Service[Request, Response]):
         remaining = _remaining(deadline)
         if remaining is not None and (timeout is None or remaining < timeout):
             timeout = remaining
-        stream = connect_tcp(self.host, self.port, timeout)
+        self._replied = False
+        stream = connect_tcp(self.host, self.port, timeout, self.ssl_context, self.server_hostname)
         framer = make_framer(self.transport, self._codec, self.limits)
         self._stream, self._conn = (
             stream,
@@ -156,6 +175,11 @@ class ConnectionService(Service[Request, Response]):
             if request.method.oneway:
                 return None
             event = self._read_reply(stream, conn, request.method, seqid, deadline)
+        except ConnectionClosedError as exc:
+            self._drop()
+            if stream.tls and not self._replied and TLS_CLOSE_HINT not in str(exc):
+                raise ConnectionClosedError(f"{exc}{TLS_CLOSE_HINT}") from exc
+            raise
         except BaseException:
             # Whatever went wrong (timeout, reset, bad bytes, KeyboardInterrupt), the reply to
             # this call may still be on its way: the connection can no longer be trusted.
@@ -195,14 +219,16 @@ class ConnectionService(Service[Request, Response]):
                 eof = not data
                 conn.receive_data(data)
             elif isinstance(event, (Reply, ExceptionReply)):
+                self._replied = True
                 if event.seqid == seqid:
                     return event
                 # Only one call is in flight per connection, so the engine cannot hand us
                 # another call's reply; if it ever does, do not guess.
                 raise ProtocolError(f"{method.name}: got the reply to seqid {event.seqid}")
             elif isinstance(event, ConnectionClosed):
+                hint = TLS_CLOSE_HINT if stream.tls and not self._replied else ""
                 raise ConnectionClosedError(
-                    f"{method.name}: {stream.peer} closed the connection before replying"
+                    f"{method.name}: {stream.peer} closed the connection before replying{hint}"
                 )
 
     def _drop(self) -> None:
@@ -237,6 +263,10 @@ class Client:
     filters: client-side filters (or a ``Stack``), outermost first, around the connection.
     service_name: call a multiplexed server's service of that name (calls are sent as
         ``"<service_name>:<method>"``, Apache's ``TMultiplexedProtocol``).
+    ssl_context: connect over TLS (``swordfish.tls.client_context`` builds one; give it a
+        client certificate for mutual TLS). The handshake is part of connecting, bounded by
+        ``connect_timeout``; a rejected certificate is a ``TransportError``.
+    server_hostname: the name the server's certificate must carry (default ``host``).
 
     Use as a context manager, or call ``close()``; a closed client refuses calls with
     ``Rejected``. See the module docstring for connection and threading rules.
@@ -255,6 +285,8 @@ class Client:
         limits: Limits | None = None,
         filters: Iterable[AnyFilter] | Stack = (),
         service_name: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
     ) -> None:
         self.connection = ConnectionService(
             service,
@@ -265,6 +297,8 @@ class Client:
             connect_timeout=connect_timeout,
             limits=limits,
             service_name=service_name,
+            ssl_context=ssl_context,
+            server_hostname=server_hostname,
         )
         self.service = self.connection.spec
         self.timeout = timeout

@@ -44,6 +44,19 @@ reading, and whatever is still open at the stop deadline. ``simple``, ``threaded
 ``forking`` linger in the connection's own thread or process; ``threadpool`` keeps lingering
 sockets in its selector, so one slow peer never holds up the others.
 
+TLS
+---
+With ``ssl_context`` every accepted socket is wrapped server-side and the handshake runs
+before the first call, bounded by ``handshake_timeout``: a client that connects and never
+completes it is closed then (and logged), and a failed handshake (no or untrusted client
+certificate under mutual TLS, plain Thrift on a TLS port) closes only that connection,
+logged at WARNING with the peer. ``threadpool`` advances handshakes without blocking, from
+its workers, so silent or slow clients never pin a worker or the selector; ``threaded`` and
+``forking`` handshake in the connection's own thread or process; ``simple`` in its only
+thread (so one silent client delays the others by up to ``handshake_timeout``). A lingering
+close sends ``close_notify`` and then FIN (``SyncStream.shutdown_write``): replies written
+before it are delivered first, as without TLS.
+
 The forking model
 -----------------
 Its loop, and what it means for handlers (per-process state, how children report, are
@@ -60,6 +73,7 @@ import os
 import queue
 import selectors
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -81,12 +95,21 @@ from ._common import MODELS, PROTOCOLS, TRANSPORTS, check_choice, resolve_servic
 from .forking import _KILL_WAIT, DEFAULT_MAX_CHILDREN, ForkingLoop
 from .stream import READ_SIZE, SyncStream, format_address, map_socket_errors
 
-__all__ = ["DEFAULT_MAX_CHILDREN", "DEFAULT_WORKERS", "LINGER_QUIET", "LINGER_TIME", "Server"]
+__all__ = [
+    "DEFAULT_HANDSHAKE_TIMEOUT",
+    "DEFAULT_MAX_CHILDREN",
+    "DEFAULT_WORKERS",
+    "LINGER_QUIET",
+    "LINGER_TIME",
+    "Server",
+]
 
 log = logging.getLogger("swordfish.server")
 
 #: Worker threads of the ``threadpool`` model when ``workers`` is not given.
 DEFAULT_WORKERS = 8
+#: Seconds a TLS client has to complete its handshake after connecting.
+DEFAULT_HANDSHAKE_TIMEOUT = 10.0
 
 
 #: Lingering close (see "Closing a connection" in the module docstring): the longest a closing
@@ -97,6 +120,10 @@ LINGER_TIME = 2.0
 LINGER_QUIET = 0.25
 # How often a quiet linger looks again whether the peer has acknowledged our last bytes.
 _LINGER_POLL = 0.05
+
+# TLS reads one wake-up makes at most (one TLS record, at most 16 KiB, per read): enough for
+# a large message in one go, without letting one busy peer keep a worker forever.
+_TLS_READS = 16
 
 # What the owner of a connection does after serving it (``_Connection.on_readable``).
 _KEEP = 0  # wait for more bytes
@@ -109,6 +136,8 @@ class _Connection:
 
     __slots__ = (
         "engine",
+        "handshake_until",
+        "handshaken",
         "last_active",
         "linger_until",
         "lingering",
@@ -123,6 +152,9 @@ class _Connection:
         framer = make_framer(server.transport, server._codec, server.limits)
         self.engine = ServerConnection(server.spec, server._codec, framer)
         self.last_active = time.monotonic()
+        # TLS: no call is read before the handshake is complete, which must be by then.
+        self.handshaken = not self.stream.tls
+        self.handshake_until = self.last_active + server.handshake_timeout
         self.lingering = False  # closing: our FIN is out, input is read and dropped
         self.linger_until = 0.0
         self.quiet_until = 0.0
@@ -130,20 +162,75 @@ class _Connection:
     def fileno(self) -> int:
         return self.stream.fileno()
 
-    def idle_expired(self, now: float) -> bool:
+    def idle_due(self) -> float | None:
+        """When (``time.monotonic()``) this connection expires if nothing happens."""
+        if not self.handshaken:
+            return self.handshake_until
         idle = self.server.idle_timeout
-        return idle is not None and now - self.last_active >= idle
+        return None if idle is None else self.last_active + idle
+
+    def idle_expired(self, now: float) -> bool:
+        due = self.idle_due()
+        if due is None or now < due:
+            return False
+        if not self.handshaken:
+            log.warning(
+                "closing %s: no TLS handshake within %.1f s",
+                self.stream.peer,
+                self.server.handshake_timeout,
+            )
+        return True
+
+    def handshake(self, step: bool) -> bool | None:
+        """Advance the TLS handshake: ``True`` done, ``False`` needs more bytes, ``None``
+        failed (logged; close the connection). ``step=False`` blocks until it is done."""
+        remaining = self.handshake_until - time.monotonic()
+        try:
+            done = self.stream.handshake(remaining, step=step)
+        except TransportError as exc:
+            log.warning("closing %s: %s", self.stream.peer, exc)
+            return None
+        if done:
+            self.handshaken = True
+            self.last_active = time.monotonic()
+        return done
 
     def on_readable(self) -> int:
         """Read once and run every complete call; say what to do next (``_KEEP``, ...)."""
+        if not self.handshaken:
+            done = self.handshake(step=True)
+            if done is None:
+                return _CLOSE
+            if not done:
+                return _KEEP
         try:
-            data = self.stream.read(READ_SIZE, self.server.idle_timeout)
+            if self.stream.tls:
+                chunks = self._read_tls()
+                if not chunks:
+                    return _KEEP
+            else:
+                chunks = [self.stream.read(READ_SIZE, self.server.idle_timeout)]
         except TransportError as exc:
             log.debug("closing %s: %s", self.stream.peer, exc)
             return _CLOSE
         self.last_active = time.monotonic()
-        self.engine.receive_data(data)
+        for data in chunks:
+            self.engine.receive_data(data)  # b"" (EOF) comes last
         return self._run_calls()
+
+    def _read_tls(self) -> list[bytes]:
+        """What TLS records have fully arrived (at most ``_TLS_READS`` reads; ``b""`` last at
+        EOF). Readable may mean part of a record (or a handshake message): never block on
+        the rest; the caller waits for readability again instead."""
+        chunks: list[bytes] = []
+        for _ in range(_TLS_READS):
+            data = self.stream.read_nowait(READ_SIZE)
+            if data is None:
+                break
+            chunks.append(data)
+            if not data:
+                break
+        return chunks
 
     def _run_calls(self) -> int:
         while True:
@@ -228,6 +315,8 @@ class _Connection:
         ``False``: the connection is already gone; just close it. The caller then watches
         the stream for input (``on_linger_readable``) until ``linger_expired``.
         """
+        if not self.handshaken:
+            return False  # no TLS session yet, so no call to answer: a plain close
         now = time.monotonic()
         self.lingering = True
         self.linger_until = now + LINGER_TIME
@@ -299,6 +388,9 @@ class Server:
         ``DEFAULT_MAX_CHILDREN``); at the limit new clients wait in the listen backlog. Only
         valid with that model.
     filters: server-side filters (or a ``Stack``), outermost first, around the dispatcher.
+    ssl_context: serve TLS (``swordfish.tls.server_context`` builds one; a context with
+        ``verify_mode=CERT_REQUIRED`` makes it mutual TLS). handshake_timeout: seconds a
+        client has to complete the TLS handshake (see "TLS" in the module docstring).
     sock: an already listening socket to serve on instead of binding ``host``/``port`` (a
         pre-fork supervisor binds once and hands each worker the socket). The server closes
         its own descriptor of it on stop; other processes sharing it keep accepting. A unix
@@ -337,6 +429,8 @@ class Server:
         backlog: int = 128,
         sock: socket.socket | None = None,
         services: Mapping[str, tuple[object, object]] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
     ) -> None:
         #: What the protocol engine serves: one spec, or multiplexed name -> spec.
         self.spec: ServiceSpec | dict[str, ServiceSpec]
@@ -384,6 +478,12 @@ class Server:
         if idle_timeout is not None and idle_timeout <= 0:
             raise ValueError(f"idle_timeout must be positive or None, got {idle_timeout!r}")
         self.idle_timeout = idle_timeout
+        if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
+            raise ValueError(f"ssl_context must be an ssl.SSLContext, got {ssl_context!r}")
+        self.ssl_context = ssl_context
+        if not (isinstance(handshake_timeout, (int, float)) and handshake_timeout > 0):
+            raise ValueError(f"handshake_timeout must be positive, got {handshake_timeout!r}")
+        self.handshake_timeout = float(handshake_timeout)
         self.limits = limits or DEFAULT_LIMITS
         self._codec = get_codec(self.protocol, self.limits)
         self.stack = filters if isinstance(filters, Stack) else Stack(filters)
@@ -576,6 +676,16 @@ class Server:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
             pass  # only latency is affected
+        if self.ssl_context is not None:
+            try:
+                # No I/O yet: the handshake runs where the connection is served.
+                sock = self.ssl_context.wrap_socket(
+                    sock, server_side=True, do_handshake_on_connect=False
+                )
+            except (OSError, ValueError) as exc:
+                log.warning("closing %s: TLS setup failed: %s", format_address(address), exc)
+                sock.close()
+                return None
         conn = _Connection(self, sock, address)
         with self._lock:
             self._conns.add(conn)
@@ -620,6 +730,8 @@ class Server:
         ok = True
         try:
             action = _KEEP
+            if not conn.handshaken and not conn.handshake(step=False):
+                return True  # failed or timed out (logged): only this connection is closed
             with selectors.DefaultSelector() as sel:
                 sel.register(conn, selectors.EVENT_READ)
                 sel.register(self._wake_r, selectors.EVENT_READ)
@@ -771,9 +883,7 @@ class Server:
         self, idle: set[_Connection], lingering: set[_Connection], draining: bool
     ) -> float | None:
         """How long the threadpool's selector may sleep: until the next timer is due."""
-        due: list[float] = []
-        if self.idle_timeout is not None and idle:
-            due.append(min(c.last_active for c in idle) + self.idle_timeout)
+        due: list[float] = [d for c in idle if (d := c.idle_due()) is not None]
         if lingering:
             due.append(min(c.linger_due() for c in lingering))
         if draining:
