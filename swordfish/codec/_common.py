@@ -13,10 +13,10 @@ import keyword
 import struct
 import uuid
 from collections.abc import Callable, Hashable, Mapping
-from typing import Any, Self, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 from ..errors import LimitExceeded, LocalProtocolError, RemoteProtocolError
-from ..limits import Limits
+from ..limits import DEFAULT_LIMITS, Limits
 from ..model.spec import StructKind, StructSpec, TypeSpec
 from ..model.struct import Struct
 from ..model.ttype import MessageType, TType
@@ -305,15 +305,30 @@ class PyCodecBase:
     name: str
     protocol_id: int
     limits: Limits
+    #: The protocol module's plan tables: its writers (shared by every instance), its readers'
+    #: class (one set per Limits) and its wire code for "struct" (what skipping a struct reads).
+    _writers: ClassVar[Any]
+    _readers_type: ClassVar[Any]
+    _struct_code: ClassVar[int]
+
+    def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
+        if not isinstance(limits, Limits):
+            raise TypeError(f"limits must be a Limits, got {type(limits).__name__}")
+        self.limits = limits
+        self._readers = self._readers_type.for_limits(limits)
+        self._skip = self._readers.skip
 
     def _struct_writer(self, cls: type[Struct]) -> Writer:
-        raise NotImplementedError
+        writer: Writer = self._writers.struct_writer(cls)
+        return writer
 
     def _struct_reader(self, cls: type[Struct]) -> Reader:
-        raise NotImplementedError
+        reader: Reader = self._readers.struct_reader(cls)
+        return reader
 
     def _skip_struct(self, buf: Any, pos: int, depth: int) -> int:
-        raise NotImplementedError
+        end: int = self._skip(buf, pos, self._struct_code, depth)
+        return end
 
     def _write_envelope(self, out: bytearray, name: bytes, mtype: int, seqid: int) -> None:
         raise NotImplementedError

@@ -489,6 +489,9 @@ class BinaryCodecPy(PyCodecBase):
 
     name = "binary"
     protocol_id = 0
+    _writers = _WRITERS
+    _readers_type = _Readers
+    _struct_code = _STRUCT
 
     def __init__(
         self,
@@ -497,28 +500,15 @@ class BinaryCodecPy(PyCodecBase):
         strict_write: bool = True,
         strict_read: bool = False,
     ) -> None:
-        if not isinstance(limits, Limits):
-            raise TypeError(f"limits must be a Limits, got {type(limits).__name__}")
-        self.limits = limits
+        super().__init__(limits)
         self.strict_write = strict_write
         self.strict_read = strict_read
-        self._readers = _Readers.for_limits(limits)
-        self._skip = self._readers.skip
 
     def __repr__(self) -> str:
         return (
             f"BinaryCodecPy(strict_write={self.strict_write}, strict_read={self.strict_read}, "
             f"limits={self.limits!r})"
         )
-
-    def _struct_writer(self, cls: type[Struct]) -> Writer:
-        return _WRITERS.struct_writer(cls)
-
-    def _struct_reader(self, cls: type[Struct]) -> Reader:
-        return self._readers.struct_reader(cls)
-
-    def _skip_struct(self, buf: Any, pos: int, depth: int) -> int:
-        return self._skip(buf, pos, _STRUCT, depth)
 
     def _write_envelope(self, out: bytearray, name: bytes, mtype: int, seqid: int) -> None:
         if self.strict_write:

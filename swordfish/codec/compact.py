@@ -20,7 +20,7 @@ import struct
 from typing import Any
 
 from ..errors import LimitExceeded, LocalProtocolError, RemoteProtocolError
-from ..limits import DEFAULT_LIMITS, Limits
+from ..limits import Limits
 from ..model.spec import StructSpec, TypeSpec
 from ..model.struct import Struct
 from ..model.ttype import TType
@@ -727,25 +727,12 @@ class CompactCodecPy(PyCodecBase):
 
     name = "compact"
     protocol_id = 2
-
-    def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
-        if not isinstance(limits, Limits):
-            raise TypeError(f"limits must be a Limits, got {type(limits).__name__}")
-        self.limits = limits
-        self._readers = _Readers.for_limits(limits)
-        self._skip = self._readers.skip
+    _writers = _WRITERS
+    _readers_type = _Readers
+    _struct_code = _CT_STRUCT
 
     def __repr__(self) -> str:
         return f"CompactCodecPy(limits={self.limits!r})"
-
-    def _struct_writer(self, cls: type[Struct]) -> Writer:
-        return _WRITERS.struct_writer(cls)
-
-    def _struct_reader(self, cls: type[Struct]) -> Reader:
-        return self._readers.struct_reader(cls)
-
-    def _skip_struct(self, buf: Any, pos: int, depth: int) -> int:
-        return self._skip(buf, pos, _CT_STRUCT, depth)
 
     def _write_envelope(self, out: bytearray, name: bytes, mtype: int, seqid: int) -> None:
         out.append(PROTOCOL_ID)
