@@ -123,6 +123,29 @@ def wait_for(what: str, check: Callable[[], bool], load: Load, within: float = 1
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def kill_a_serving_worker(sup: Supervised, load: Load) -> tuple[int, float]:
+    """SIGKILL a worker that is serving; returns its pid and when the signal was sent."""
+    for _ in range(5):
+        ready: set[int] = set()
+
+        def found_ready(ready: set[int] = ready) -> bool:
+            ready.update(sup.ready_pids())
+            return bool(ready)
+
+        wait_for("a ready worker", found_ready, load)
+        victim = min(ready)
+        sent = time.monotonic()
+        os.kill(victim, signal.SIGKILL)
+
+        def exited(victim: int = victim) -> list[dict[str, Any]]:
+            return [e for e in sup.status()["recent_exits"] if e["pid"] == victim]
+
+        wait_for("the victim's exit", lambda: bool(exited()), load)
+        if exited()[0]["reason"] == "crashed":
+            return victim, sent
+    raise AssertionError("never caught a serving worker to SIGKILL")
+
+
 @pytest.mark.parametrize(
     ("worker_server", "handler"),
     [
@@ -172,9 +195,10 @@ def test_no_call_is_lost_under_recycle_reload_and_kill(
         # Let every call labelled with the first phase finish (with its retries) first, so
         # that a call the SIGKILL cuts off is always counted in the second phase.
         time.sleep(0.5)
-        victim = min(sup.ready_pids())
-        signal_time = time.monotonic()
-        os.kill(victim, signal.SIGKILL)
+        # With max_requests this low, workers recycle all the time: at a given instant none
+        # may be "ready", and one picked as ready may already be draining (then its SIGKILL is
+        # a stop, not a crash). Kill until a *serving* worker was hit, a few tries at most.
+        victim, signal_time = kill_a_serving_worker(sup, load)
         wait_for(
             "the replacement",
             lambda: sup.status()["restarts"] == 1 and len(sup.ready_pids()) >= 2,
