@@ -44,6 +44,7 @@ import random
 import selectors
 import signal
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -159,6 +160,11 @@ class Supervisor:
     status_file: path of a JSON copy of ``status()``, replaced atomically on every change
         and every ``STATUS_INTERVAL`` seconds.
     backlog: listen backlog of the shared socket.
+    ssl_context_factory: serve TLS. A zero-argument callable returning the server's
+        ``ssl.SSLContext``, called in each worker after the fork (one context per process;
+        an ``SSLContext`` object is refused, since it would be shared across ``fork()``):
+        ``functools.partial(swordfish.tls.server_context, "server.pem", "server.key")``.
+        A factory that fails makes the worker's start fail (``WorkerStartError``).
 
     ``start()`` binds and waits for the first generation; ``run()`` (which starts if needed)
     supervises until SIGTERM/SIGINT or ``stop()``. Both must run in the main thread of a
@@ -185,9 +191,19 @@ class Supervisor:
         max_restart_delay: float = 10.0,
         status_file: str | os.PathLike[str] | None = None,
         backlog: int = 1024,
+        ssl_context_factory: Callable[[], ssl.SSLContext] | None = None,
     ) -> None:
         if not callable(app):
             raise TypeError(f"app must be a zero-argument factory, not {app!r}")
+        if isinstance(ssl_context_factory, ssl.SSLContext):
+            raise TypeError(
+                "ssl_context_factory must be a zero-argument callable that builds the context "
+                "in each worker (e.g. functools.partial(swordfish.tls.server_context, cert, "
+                "key)), not an SSLContext shared across fork()"
+            )
+        if ssl_context_factory is not None and not callable(ssl_context_factory):
+            raise TypeError(f"ssl_context_factory must be callable, not {ssl_context_factory!r}")
+        self.ssl_context_factory = ssl_context_factory
         self.app = app
         self.host_arg = host
         self.port_arg = port
@@ -377,6 +393,7 @@ class Supervisor:
             "host": self.host,
             "port": self.port,
             "worker_server": self.worker_server,
+            "tls": self.ssl_context_factory is not None,
             "workers_wanted": self.workers,
             "generation": self._generation,
             "reloading_generation": self._pending,
@@ -487,6 +504,7 @@ class Supervisor:
             graceful_timeout=self.graceful_timeout,
             heartbeat_interval=self.heartbeat_interval,
             parent_pid=os.getpid(),
+            ssl_context_factory=self.ssl_context_factory,
         )
         r, w = os.pipe()
         for stream in (sys.stdout, sys.stderr):

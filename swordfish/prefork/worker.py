@@ -13,6 +13,14 @@ Where the heartbeat comes from matters, because silence is what gets a worker re
   whole process is stuck (stopped, or a C call holding the GIL); a handler call stuck in a
   pool thread is *not* detected (bound those with client deadlines or filters).
 
+TLS: with ``WorkerConfig.ssl_context_factory`` the worker calls it once, after the fork and
+before its server starts, and serves every accepted connection over TLS with that context
+(the threadpool server wraps each accepted socket; the asyncio one hands the context to the
+loop). One context per process, never one inherited from the supervisor: OpenSSL state (session
+caches and ticket keys, the random generator's pool in old versions) is not meant to be
+duplicated by ``fork()``. A factory that raises, or a file it cannot read, fails the start like
+a broken app factory would.
+
 Signals: SIGTERM (and SIGINT, which a terminal sends to the whole process group) start a
 graceful stop: stop accepting, finish the calls already received (up to ``graceful_timeout``),
 send ``bye``, exit 0. SIGHUP is ignored (it is the supervisor's reload signal). A worker whose
@@ -27,6 +35,7 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import threading
 import time
 import traceback
@@ -69,6 +78,8 @@ class WorkerConfig:
     graceful_timeout: float
     heartbeat_interval: float
     parent_pid: int  # the supervisor: when getppid() differs, it has died
+    # Builds this worker's TLS server context after the fork; None: plain TCP.
+    ssl_context_factory: Callable[[], ssl.SSLContext] | None = None
 
 
 class _StartFailed(Exception):
@@ -180,6 +191,30 @@ def _build(factory: AppFactory) -> WorkerApp:
         raise _failed("the app factory raised", exc) from exc
 
 
+def _server_options(app: WorkerApp, config: WorkerConfig) -> dict[str, Any]:
+    """The app's server options, plus this process's own TLS context when configured."""
+    options: dict[str, Any] = dict(app.options)
+    make_context = config.ssl_context_factory
+    if make_context is None:
+        return options
+    if options.get("ssl_context") is not None:
+        raise _StartFailed(
+            "usage",
+            "TLS is configured twice: the supervisor has ssl_context_factory and the app's "
+            "WorkerApp.options has ssl_context; keep one",
+        )
+    try:
+        context = make_context()
+    except Exception as exc:
+        raise _failed("cannot build the TLS context", exc) from exc
+    if not isinstance(context, ssl.SSLContext):
+        raise _StartFailed(
+            "usage", f"ssl_context_factory must return an ssl.SSLContext, not {context!r}"
+        )
+    options["ssl_context"] = context
+    return options
+
+
 def _failed(what: str, exc: BaseException) -> _StartFailed:
     # The traceback goes to this worker's stderr (the supervisor's, inherited); the one-line
     # summary travels to the supervisor, which reports it.
@@ -197,6 +232,7 @@ def _serve_threads(
     from ..sync.server import Server
 
     app = _build(factory)
+    options = _server_options(app, config)
     try:
         server = Server(
             app.service,
@@ -206,7 +242,7 @@ def _serve_threads(
             workers=config.threads,
             protocol=app.protocol,
             transport=app.transport,
-            **dict(app.options),
+            **options,
         )
         server.start()
     except Exception as exc:
@@ -241,7 +277,7 @@ def _serve_asyncio(
         if stop.is_set():  # a signal arrived before the loop took over
             done.set()
         app = _build(factory)
-        options: dict[str, Any] = dict(app.options)
+        options = _server_options(app, config)
         if config.threads is not None:
             options["handler_threads"] = config.threads
         try:

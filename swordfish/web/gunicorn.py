@@ -32,8 +32,18 @@ already applied by gunicorn) drains the same way as TERM and the arbiter starts 
 worker. A client that sends a call on a connection in the instant it is closed sees a
 ``TransportError`` and may retry on a new connection.
 
-TLS is not served (terminate it in front of gunicorn); ``--certfile``/``--keyfile`` is refused
-at start. Without gunicorn installed, importing this module raises ``ImportError`` naming the
+TLS: gunicorn's own settings turn it on. ``--certfile`` (and ``--keyfile`` unless the key is
+in the certificate file), ``--ca-certs`` for the CA that client certificates must chain to,
+``--cert-reqs`` (0 none, 1 optional, 2 required: mutual TLS) and ``--ciphers`` go through
+``swordfish.tls.server_context`` (TLS 1.2 or newer, no renegotiation), and gunicorn's
+``ssl_context(config, factory)`` server hook, if the configuration file defines one, can adjust
+or replace the result. Each worker builds its own context after the fork; the arbiter builds
+one first only to refuse unusable settings before forking. The handshake runs where the
+connection is served, bounded by the server's handshake timeout; a client that fails it (no
+certificate under ``--cert-reqs 2``, say) is dropped and the worker keeps serving.
+``--do-handshake-on-connect``, ``--suppress-ragged-eofs`` and ``--ssl-version`` do not apply.
+
+Without gunicorn installed, importing this module raises ``ImportError`` naming the
 ``swordfish[gunicorn]`` extra.
 """
 
@@ -45,6 +55,7 @@ import os
 import select
 import signal
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -62,6 +73,7 @@ except ImportError as exc:  # pragma: no cover - tested in a subprocess without 
         name=exc.name,
     ) from exc
 
+from .. import tls
 from ..aio.loops import new_event_loop
 from ..aio.server import AsyncServer
 from ..rpc.filter import AsyncFilter, Filter
@@ -71,7 +83,7 @@ from ..sync.server import Server
 from ..sync.stream import format_address
 from .app import ThriftApp
 
-__all__ = ["ThriftAsyncWorker", "ThriftWorker"]
+__all__ = ["ThriftAsyncWorker", "ThriftWorker", "server_ssl_context"]
 
 #: gunicorn's exit status for "worker failed to boot": the arbiter stops instead of
 #: respawning a worker that can never serve (``Arbiter.WORKER_BOOT_ERROR``).
@@ -90,16 +102,20 @@ class _ThriftWorkerBase(Worker):  # type: ignore[misc]  # gunicorn is untyped
 
     kind = "sync"
     thrift_app: ThriftApp
+    #: This worker's TLS context (built after the fork), or None for plain TCP.
+    ssl_context: ssl.SSLContext | None = None
 
     @classmethod
     def check_config(cls, cfg: Any, log: Any) -> None:
         """Called by the arbiter before it forks: refuse settings these workers cannot honour."""
         if cfg.is_ssl:
-            # RuntimeError: gunicorn prints "Error: <message>" and exits 1.
-            raise RuntimeError(
-                f"{cls.__name__} does not serve TLS (--certfile/--keyfile are set); "
-                "terminate TLS in front of gunicorn"
-            )
+            # A throwaway context, so that unusable TLS settings stop gunicorn here, once,
+            # instead of in every worker. RuntimeError: gunicorn prints "Error: <message>"
+            # and exits 1.
+            try:
+                server_ssl_context(cfg)
+            except (OSError, ValueError, TypeError) as exc:  # ssl.SSLError is an OSError
+                raise RuntimeError(f"{cls.__name__}: unusable TLS settings: {exc}") from exc
 
     def load_wsgi(self) -> None:
         # Runs before gunicorn marks the worker booted: a wrong app here makes the arbiter
@@ -115,6 +131,8 @@ class _ThriftWorkerBase(Worker):  # type: ignore[misc]  # gunicorn is untyped
         app.check_worker(self.kind)
         self.thrift_app = app
         _route_swordfish_logs(self.log)
+        if self.cfg.is_ssl:
+            self.ssl_context = server_ssl_context(self.cfg)  # this process's own
 
     def _threads(self) -> int | None:
         """gunicorn's ``--threads`` when it says more than the default 1; else the app decides."""
@@ -144,14 +162,24 @@ class _ThriftWorkerBase(Worker):  # type: ignore[misc]  # gunicorn is untyped
     def _ready(self, servers: list[str], detail: str) -> None:
         app = self.thrift_app
         self.log.info(
-            "swordfish worker ready (pid %d): %s on %s (%s/%s, %s)",
+            "swordfish worker ready (pid %d): %s on %s (%s/%s%s, %s)",
             os.getpid(),
             app.spec.name,
             ", ".join(servers),
             app.protocol,
             app.transport,
+            ", tls" if self.ssl_context is not None else "",
             detail,
         )
+
+    def _serve_tls(self, server: Server | AsyncServer) -> None:
+        """Give a server built by the app (not yet started) this worker's TLS context.
+
+        ``ThriftApp.make_server`` / ``make_async_server`` take no ``ssl_context`` yet; both
+        servers read their public ``ssl_context`` attribute only when they start accepting.
+        """
+        if self.ssl_context is not None:
+            server.ssl_context = self.ssl_context
 
     def _max_requests_reached(self, count: int) -> None:
         self.log.info(
@@ -247,6 +275,7 @@ class ThriftWorker(_ThriftWorkerBase):
                 server = app.make_server(
                     _own_copy(listener), threads=self._threads(), outer_filters=[tracker]
                 )
+                self._serve_tls(server)
                 served.append(_Served(server, tracker, _describe(listener)))
         except Exception:
             self.log.exception("swordfish worker (pid %d): cannot serve %r", os.getpid(), app)
@@ -469,6 +498,7 @@ class ThriftAsyncWorker(_ThriftWorkerBase):
                     threads=self._threads(),
                     outer_filters=[counter] if counter is not None else [],
                 )
+                self._serve_tls(server)
                 servers.append(server)
                 await server.start()
         except Exception as exc:
@@ -519,6 +549,37 @@ class ThriftAsyncWorker(_ThriftWorkerBase):
 
 
 # -- helpers ---------------------------------------------------------------------------------------
+
+
+def server_ssl_context(cfg: Any) -> ssl.SSLContext:
+    """The server TLS context that gunicorn's settings ``cfg`` describe.
+
+    ``--certfile``/``--keyfile``/``--ca-certs`` go to ``swordfish.tls.server_context``;
+    ``--cert-reqs`` sets the verify mode as it does for gunicorn's own workers (1 and 2 need
+    ``--ca-certs``: there would be nothing to check a client certificate against);
+    ``--ciphers`` is applied when set. gunicorn's ``ssl_context`` server hook gets the
+    factory and has the last word.
+    """
+    reqs = ssl.VerifyMode(cfg.cert_reqs)
+    if reqs != ssl.CERT_NONE and not cfg.ca_certs:
+        raise ValueError(f"--cert-reqs {int(reqs)} ({reqs.name}) needs --ca-certs")
+    if not cfg.certfile:
+        raise ValueError("--keyfile needs --certfile (the server's certificate)")
+
+    def factory() -> ssl.SSLContext:
+        context = tls.server_context(
+            cfg.certfile, cfg.keyfile, cfg.ca_certs, reqs == ssl.CERT_REQUIRED
+        )
+        context.verify_mode = reqs
+        if cfg.ciphers:
+            context.set_ciphers(cfg.ciphers)
+        return context
+
+    hook = getattr(cfg, "ssl_context", None)
+    context = hook(cfg, factory) if callable(hook) else factory()
+    if not isinstance(context, ssl.SSLContext):
+        raise TypeError(f"the ssl_context hook must return an ssl.SSLContext, not {context!r}")
+    return context
 
 
 def _own_copy(listener: Any) -> socket.socket:

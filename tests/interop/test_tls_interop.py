@@ -142,8 +142,6 @@ SERVE_ARGS = ["serve", IDL, "--service", "Store", "--handler", "tests.cli.handle
         (["--ssl", "--certfile", "{cert}", "--require-client-cert"], "--require-client-cert "
          "needs --cafile"),
         (["--ssl", "--keyfile", "{key}"], "--keyfile needs --certfile"),
-        (["--ssl", "--certfile", "{cert}", "--keyfile", "{key}", "--server", "prefork"],
-         "--ssl is not supported with --server prefork"),
     ],
 )  # fmt: skip
 def test_cli_serve_tls_usage_errors(

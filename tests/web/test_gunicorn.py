@@ -445,13 +445,6 @@ def test_a_wrong_app_stops_gunicorn_with_a_clear_message(
     assert f"serve it with -k {ASYNC}" in g.log()
 
 
-def test_tls_settings_are_refused_at_start(gunicorn: Callable[..., Gunicorn]) -> None:
-    some_file = str(REPO / "examples" / "gunicorn" / "calc_app.py")
-    g = gunicorn("--certfile", some_file, "--keyfile", some_file, worker=SYNC)
-    assert g.wait_exit(BOOT_S) == 1
-    assert "ThriftWorker does not serve TLS" in g.log()
-
-
 # -- lifecycle ------------------------------------------------------------------------------
 
 
