@@ -1,5 +1,11 @@
 """Serving Swordfish services from application servers.
 
+Thrift over HTTP: ``ThriftWSGIApp`` (gunicorn, any WSGI server) and ``ThriftASGIApp`` (uvicorn,
+any ASGI server) answer one Thrift call per POST; see docs/http.md::
+
+    gunicorn myservice:wsgi_app        uvicorn myservice:asgi_app
+
+Raw Thrift over TCP:
 ``ThriftApp`` packages a service and its handler for an application server; the gunicorn
 worker classes that serve it live in ``swordfish.web.gunicorn`` (gunicorn is an optional
 dependency: ``pip install 'swordfish[gunicorn]'``)::
@@ -12,9 +18,12 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from ._http import HTTP_HEADERS_KEY
 from .app import ThriftApp
+from .asgi import ThriftASGIApp
+from .wsgi import ThriftWSGIApp
 
-__all__ = ["ThriftApp"]
+__all__ = ["HTTP_HEADERS_KEY", "ThriftASGIApp", "ThriftApp", "ThriftWSGIApp"]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,0 +1,329 @@
+"""asyncio Thrift-over-HTTP client: ``AsyncHttpClient``, with a bounded keep-alive pool.
+
+The asyncio twin of ``swordfish.sync.http.HttpClient``, with the same wire, pool, error and
+no-retry rules (read that module's docstring); the call's encoding and reply checks are the
+shared sans-IO ``HttpExchange``. What differs:
+
+- Any number of calls may be awaited concurrently; each takes a pooled connection of its own
+  (at most ``pool_size``; beyond that a call waits, within its deadline, for one).
+- The deadline covers the whole call exactly (``asyncio.timeout``): waiting for a
+  connection, connecting, sending and the whole reply. Past it the call raises
+  ``TransportTimeout`` (``timeout``) or ``DeadlineExceeded`` (an absolute ``deadline``), and
+  its connection is closed. Cancelling the awaiting task closes it too.
+- ``client.with_options(timeout=..., deadline=...)`` gives a stub whose calls use those.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import Iterable, Mapping
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+
+from ..codec import get_codec
+from ..errors import DeadlineExceeded, Rejected, TransportTimeout
+from ..framing.http import HTTP_PROTOCOLS, HttpStatusError, content_type
+from ..limits import DEFAULT_LIMITS, Limits
+from ..model.service import MethodSpec
+from ..model.struct import Struct
+from ..rpc.filter import AnyAsyncFilter, Stack
+from ..rpc.http import HttpExchange, http_url, map_http_error
+from ..rpc.options import (
+    check_choice,
+    check_positive_int,
+    check_timeout,
+    resolve_service,
+)
+from ..rpc.request import Context, Request, Response
+from ..rpc.service import AsyncService, ServiceStatus
+from ..rpc.stub import unwrap
+from .client import TIMEOUT_ERROR_KEY, AsyncStub
+
+__all__ = [
+    "DEFAULT_KEEPALIVE_EXPIRY",
+    "DEFAULT_POOL_SIZE",
+    "AsyncHttpClient",
+    "AsyncHttpConnectionService",
+    "HttpStatusError",
+]
+
+#: Connections an ``AsyncHttpClient`` keeps open to its server at most.
+DEFAULT_POOL_SIZE = 10
+#: Seconds an idle pooled connection is kept.
+DEFAULT_KEEPALIVE_EXPIRY = 30.0
+
+_UNSET: Any = object()
+
+
+class AsyncHttpConnectionService(AsyncService[Request, Response]):
+    """The async HTTP client's terminal: POSTs ``request.args`` and awaits the result struct.
+
+    It reads ``request.context.deadline`` (a filter may change it) and raises the error class
+    stored under ``TIMEOUT_ERROR_KEY`` (default ``DeadlineExceeded``) when it passes.
+    """
+
+    role = "connection"
+    description = "POSTs the call and awaits its reply over pooled keep-alive HTTP connections"
+
+    def __init__(
+        self,
+        service: object,
+        url: str,
+        *,
+        protocol: str = "binary",
+        connect_timeout: float | None = 5.0,
+        limits: Limits | None = None,
+        service_name: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
+        pool_size: int = DEFAULT_POOL_SIZE,
+        keepalive_expiry: float | None = DEFAULT_KEEPALIVE_EXPIRY,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.spec = resolve_service(service)
+        self.service_name = service_name
+        self.url = url
+        self.protocol = check_choice("protocol", protocol, HTTP_PROTOCOLS)
+        self.connect_timeout = check_timeout("connect_timeout", connect_timeout)
+        if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
+            raise ValueError(f"ssl_context must be an ssl.SSLContext, got {ssl_context!r}")
+        if server_hostname is not None and ssl_context is None:
+            raise ValueError("server_hostname applies only with ssl_context")
+        self.pool_size = check_positive_int("pool_size", pool_size)
+        self.keepalive_expiry = check_timeout("keepalive_expiry", keepalive_expiry)
+        self.limits = limits or DEFAULT_LIMITS
+        self._codec = get_codec(self.protocol, self.limits)
+        kind = content_type(self.protocol)
+        self.headers = {"Content-Type": kind, "Accept": kind, **(headers or {})}
+        self._extensions = {} if server_hostname is None else {"sni_hostname": server_hostname}
+        self._closed = False
+        self._http = httpx.AsyncClient(
+            limits=httpx.Limits(
+                max_connections=self.pool_size,
+                max_keepalive_connections=self.pool_size,
+                keepalive_expiry=self.keepalive_expiry,
+            ),
+            verify=ssl_context if ssl_context is not None else True,
+            trust_env=False,
+            follow_redirects=False,
+            # The whole call is bounded by asyncio.timeout; only connecting has its own bound.
+            timeout=httpx.Timeout(None, connect=self.connect_timeout),
+        )
+
+    @property
+    def status(self) -> ServiceStatus:
+        return ServiceStatus.CLOSED if self._closed else ServiceStatus.OPEN
+
+    async def __call__(self, request: Request) -> Response:
+        name = request.name
+        if self._closed:
+            raise Rejected(f"{name}: the client is closed")
+        context = request.context
+        deadline = context.deadline
+        exchange = HttpExchange(
+            self.spec, self._codec, self.limits, request.method, request.args, self.service_name
+        )
+        context.seqid = exchange.seqid
+        left = None if deadline is None else deadline - time.monotonic()
+        try:
+            async with asyncio.timeout(left):
+                status, reason, body = await self._post(exchange)
+        except TimeoutError as exc:
+            if isinstance(exc, TransportTimeout):
+                raise
+            error = context.attributes.get(TIMEOUT_ERROR_KEY, DeadlineExceeded)
+            raise error(
+                f"{name}: no reply from {self.url} in time; the connection was closed"
+            ) from None
+        return exchange.outcome(self.url, status, reason, body)
+
+    async def _post(self, exchange: HttpExchange) -> tuple[int, str, bytes]:
+        name = exchange.method.name
+        try:
+            async with self._http.stream(
+                "POST",
+                self.url,
+                content=exchange.body,
+                headers=self.headers,
+                extensions=self._extensions,
+            ) as response:
+                declared = response.headers.get("content-length")
+                exchange.check_length(declared)
+                chunks = []
+                size = 0
+                # See HttpConnectionService: an answered oneway call without a delimited body.
+                if not exchange.skip_body(response.status_code, declared):
+                    async for chunk in response.aiter_bytes():
+                        size += len(chunk)
+                        exchange.check_size(size)
+                        chunks.append(chunk)
+                return response.status_code, response.reason_phrase, b"".join(chunks)
+        except httpx.TransportError as exc:
+            raise map_http_error(name, self.url, exc) from exc
+        except RuntimeError as exc:  # httpx: the client has been closed
+            if self._closed:
+                raise Rejected(f"{name}: the client is closed") from exc
+            raise
+
+    async def close(self) -> None:
+        """Close every pooled connection; later calls fail with ``Rejected``."""
+        self._closed = True
+        await self._http.aclose()
+
+    def __repr__(self) -> str:
+        return f"<AsyncHttpConnectionService {self.url}{' closed' if self._closed else ''}>"
+
+
+class AsyncHttpClient:
+    """An asyncio Thrift-over-HTTP client for one service: ``await client.add(1, 2)``.
+
+    Options as for ``swordfish.sync.http.HttpClient`` (url or host/port/path, protocol,
+    timeout, connect_timeout, limits, service_name, ssl_context, server_hostname, pool_size,
+    keepalive_expiry, headers); ``filters`` are ``AsyncFilter``s. Connections open on demand,
+    so ``connect()`` (which ``make_aio_client`` awaits) has nothing to do.
+    """
+
+    def __init__(
+        self,
+        service: object,
+        host: str = "127.0.0.1",
+        port: int = 9090,
+        *,
+        path: str | None = None,
+        url: str | None = None,
+        protocol: str = "binary",
+        timeout: float | None = 30.0,
+        connect_timeout: float | None = 5.0,
+        limits: Limits | None = None,
+        filters: Iterable[AnyAsyncFilter] | Stack = (),
+        service_name: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
+        pool_size: int = DEFAULT_POOL_SIZE,
+        keepalive_expiry: float | None = DEFAULT_KEEPALIVE_EXPIRY,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        if url is None:
+            url = http_url(host, port, path, tls=ssl_context is not None)
+        elif path is not None:
+            raise ValueError("give the path inside url, not as path=")
+        elif "://" not in url:
+            raise ValueError(f"url must be an http:// or https:// URL, got {url!r}")
+        else:
+            url = http_url(url, 0, None, tls=ssl_context is not None)
+        self.connection = AsyncHttpConnectionService(
+            service,
+            url,
+            protocol=protocol,
+            connect_timeout=connect_timeout,
+            limits=limits,
+            service_name=service_name,
+            ssl_context=ssl_context,
+            server_hostname=server_hostname,
+            pool_size=pool_size,
+            keepalive_expiry=keepalive_expiry,
+            headers=headers,
+        )
+        self.service = self.connection.spec
+        self.timeout = check_timeout("timeout", timeout)
+        self.stack = filters if isinstance(filters, Stack) else Stack(filters)
+        self._chain: AsyncService[Request, Response] = self.stack.build_async(self.connection)
+        self.stub = AsyncStub(self.service, self._invoke)
+
+    @property
+    def url(self) -> str:
+        return self.connection.url
+
+    @property
+    def closed(self) -> bool:
+        return self.connection.status is ServiceStatus.CLOSED
+
+    async def connect(self) -> Self:
+        """Nothing to open ahead of time: connections open on demand (kept for symmetry with
+        ``AsyncClient``, so ``make_aio_client`` builds either)."""
+        if self.closed:
+            raise Rejected("the client is closed")
+        return self
+
+    def _request(
+        self, method: MethodSpec, args: Struct, timeout: float | None, deadline: float | None
+    ) -> Request:
+        if timeout is _UNSET:
+            timeout = self.timeout
+        by_timeout = None if timeout is None else time.monotonic() + timeout
+        error: type[TransportTimeout] | type[DeadlineExceeded] = TransportTimeout
+        at = by_timeout
+        if deadline is not None and (by_timeout is None or deadline <= by_timeout):
+            at, error = deadline, DeadlineExceeded
+        return Request(
+            method, args, {}, Context(deadline=at, attributes={TIMEOUT_ERROR_KEY: error})
+        )
+
+    async def _invoke(
+        self,
+        method: MethodSpec,
+        args: Struct,
+        *,
+        timeout: float | None = _UNSET,
+        deadline: float | None = None,
+    ) -> Any:
+        return unwrap(method, await self._chain(self._request(method, args, timeout, deadline)))
+
+    def with_options(
+        self, *, timeout: float | None = _UNSET, deadline: float | None = None
+    ) -> AsyncStub:
+        """A stub whose calls use this ``timeout`` (seconds) and/or absolute ``deadline``."""
+
+        async def invoke(method: MethodSpec, args: Struct) -> Any:
+            return await self._invoke(method, args, timeout=timeout, deadline=deadline)
+
+        return AsyncStub(self.service, invoke)
+
+    async def call(
+        self,
+        method: str | MethodSpec,
+        args: Struct,
+        *,
+        timeout: float | None = _UNSET,
+        deadline: float | None = None,
+    ) -> Response:
+        """Send ``args`` (the method's args struct) and return the reply's result struct."""
+        if isinstance(method, MethodSpec):
+            spec = method
+        else:
+            found = self.service.methods.get(method)
+            if found is None:
+                raise AttributeError(f"service {self.service.name} has no method {method!r}")
+            spec = found
+        return await self._chain(self._request(spec, args, timeout, deadline))
+
+    async def close(self) -> None:
+        """Close the pooled connections and refuse later calls. Idempotent."""
+        await self.connection.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def __getattr__(self, name: str) -> Any:
+        # Reached only for names that are not the client's own: IDL methods.
+        if name.startswith("__") or name in ("stub", "service", "connection"):
+            raise AttributeError(name)
+        return getattr(self.stub, name)
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()) | set(self.service.methods))
+
+    def __repr__(self) -> str:
+        return f"<AsyncHttpClient {self.service.name} {self.connection!r}>"

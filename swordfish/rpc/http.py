@@ -1,0 +1,135 @@
+"""One Thrift call over HTTP, sans-IO: what the sync and asyncio HTTP clients share.
+
+``HttpExchange`` encodes a call into a request body with a fresh ``ClientConnection`` (so the
+seqid and reply checks are the engine's, as on every other transport) and turns the HTTP
+response into the call's result struct, a raised ``TApplicationException``, or an error:
+``HttpStatusError`` for a status other than 200, ``RemoteProtocolError`` for a body that is
+not exactly the reply to this call. The drivers only move the bytes (``swordfish.sync.http``
+with a blocking pool, ``swordfish.aio.http`` with an asyncio one).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from ..codec.base import Codec
+from ..errors import (
+    ConnectionClosedError,
+    LimitExceeded,
+    RemoteProtocolError,
+    TransportError,
+    TransportTimeout,
+)
+from ..framing.http import HttpStatusError, body_framer
+from ..limits import Limits
+from ..model.service import MethodSpec, ServiceSpec
+from ..model.struct import Struct
+from ..protocol import ClientConnection, ConnectionClosed, ExceptionReply, Reply
+from .request import Response
+
+__all__ = ["HttpExchange", "http_url", "map_http_error"]
+
+
+def map_http_error(name: str, url: str, exc: Exception) -> TransportError:
+    """The Swordfish error for an HTTP library's transport failure during call ``name``.
+
+    Classified by the names of httpx's exception classes (``PoolTimeout``, ``ConnectTimeout``,
+    ``TimeoutException``, ``ConnectError``, ``RemoteProtocolError``), so both HTTP drivers
+    share one mapping and this sans-IO layer does not import the (optional) HTTP library.
+    """
+    kinds = {cls.__name__ for cls in type(exc).__mro__}
+    if "PoolTimeout" in kinds:
+        return TransportTimeout(f"{name}: timed out waiting for a free connection to {url}")
+    if "ConnectTimeout" in kinds:
+        return TransportTimeout(f"{name}: timed out connecting to {url}")
+    if "TimeoutException" in kinds:
+        return TransportTimeout(f"{name}: no reply from {url} in time; the connection was closed")
+    if "ConnectError" in kinds:
+        return TransportError(f"{name}: cannot connect to {url}: {exc}")
+    if "RemoteProtocolError" in kinds and "disconnect" in str(exc).lower():
+        return ConnectionClosedError(f"{name}: {url} closed the connection before replying")
+    return TransportError(f"{name}: HTTP exchange with {url} failed: {type(exc).__name__}: {exc}")
+
+
+def http_url(host: str, port: int, path: str | None, *, tls: bool) -> str:
+    """``http[s]://host:port/path`` (``host`` may already be a whole ``http[s]://`` URL)."""
+    if "://" in host:
+        parts = urlsplit(host)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"expected an http:// or https:// URL, got {host!r}")
+        if path is not None:
+            raise ValueError("give the path inside the URL or as path=, not both")
+        if tls and parts.scheme != "https":
+            raise ValueError(f"ssl_context given for a plain http:// URL {host!r}")
+        return host
+    if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
+        raise ValueError(f"port must be an int in 1..65535, got {port!r}")
+    path = path or "/"
+    if not path.startswith("/"):
+        raise ValueError(f"path must start with '/', got {path!r}")
+    name = f"[{host}]" if ":" in host else host
+    return f"{'https' if tls else 'http'}://{name}:{port}{path}"
+
+
+class HttpExchange:
+    """The request body for one call, then the call's outcome from the HTTP response."""
+
+    __slots__ = ("_conn", "_limits", "body", "method", "seqid")
+
+    def __init__(
+        self,
+        spec: ServiceSpec,
+        codec: Codec,
+        limits: Limits,
+        method: MethodSpec,
+        args: Struct,
+        service_name: str | None,
+    ) -> None:
+        self._conn = ClientConnection(
+            spec, codec, body_framer(codec, limits), service_name=service_name
+        )
+        self._limits = limits
+        self.method = method
+        #: Raises ``LocalProtocolError`` (nothing was sent) when the args cannot be encoded.
+        self.seqid, self.body = self._conn.send_call(method, args)
+
+    def check_length(self, declared: str | None) -> None:
+        """``LimitExceeded`` when a response declares a body over ``max_frame_size``."""
+        if declared is not None and declared.strip().isdigit():
+            self.check_size(int(declared))
+
+    def check_size(self, size: int) -> None:
+        """``LimitExceeded`` when ``size`` response bytes are over ``max_frame_size``."""
+        if size > self._limits.max_frame_size:
+            raise LimitExceeded(
+                f"{self.method.name}: reply body over max_frame_size "
+                f"({self._limits.max_frame_size} bytes)"
+            )
+
+    def skip_body(self, status: int, declared: str | None) -> bool:
+        """Whether the response body need not be read: a oneway call answered 200 whose
+        body has no declared length (its end would only show when the server closes)."""
+        return self.method.oneway and status == 200 and declared is None
+
+    def outcome(self, url: str, status: int, reason: str, body: bytes) -> Response:
+        """The result struct (``None`` for oneway); raises what the response says went wrong.
+
+        A ``TApplicationException`` reply is raised as itself (an answer, not a failure of
+        the transport).
+        """
+        name = self.method.name
+        if status != 200:
+            raise HttpStatusError.from_response(name, url, status, reason, body)
+        if self.method.oneway:
+            return None  # answered at once; whatever the body holds is not a reply
+        conn = self._conn
+        conn.receive_data(body)
+        conn.receive_data(b"")
+        event = conn.next_event()
+        if not isinstance(event, (Reply, ExceptionReply)):
+            raise RemoteProtocolError(f"{name}: empty HTTP response body from {url}")
+        if not isinstance(conn.next_event(), ConnectionClosed):
+            raise RemoteProtocolError(f"{name}: bytes after the reply in the body from {url}")
+        if isinstance(event, ExceptionReply):
+            raise event.error
+        return event.result
