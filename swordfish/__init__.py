@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from .aio.server import AsyncServer
     from .codec import dumps, loads
     from .idl import load
+    from .rpc.context import call_headers, current_headers, set_reply_header
     from .rpc.filter import Filter
     from .rpc.service import Service
     from .sync.client import Client
@@ -57,6 +58,9 @@ _LAZY: dict[str, tuple[str, str]] = {
     "AsyncServer": ("swordfish.aio.server", "AsyncServer"),
     "AsyncClient": ("swordfish.aio.client", "AsyncClient"),
     "AsyncClientPool": ("swordfish.aio.client", "AsyncClientPool"),
+    "call_headers": ("swordfish.rpc.context", "call_headers"),
+    "current_headers": ("swordfish.rpc.context", "current_headers"),
+    "set_reply_header": ("swordfish.rpc.context", "set_reply_header"),
 }
 
 __all__ = [
@@ -76,6 +80,9 @@ __all__ = [
     "AsyncClientPool",
     "Service",
     "Filter",
+    "call_headers",
+    "current_headers",
+    "set_reply_header",
     "Limits",
     "TApplicationException",
     "SwordfishError",

@@ -39,7 +39,8 @@ from .model.spec import TypeSpec
 from .model.struct import Struct, ThriftException
 from .model.ttype import TType
 from .prefork import WORKER_SERVERS as PREFORK_WORKER_SERVERS
-from .rpc.options import PROTOCOLS, TRANSPORTS
+from .rpc.context import call_headers
+from .rpc.options import CLIENT_TRANSPORTS, HTTP_TRANSPORT, PROTOCOLS
 from .sync._common import MODELS
 from .sync.factory import make_client, make_server
 from .sync.stream import format_address
@@ -65,7 +66,12 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--host", default="127.0.0.1", help="default: %(default)s")
         p.add_argument("--port", type=int, default=9090, help="default: %(default)s")
         p.add_argument("--protocol", choices=PROTOCOLS, default="binary")
-        p.add_argument("--transport", choices=TRANSPORTS, default="buffered")
+        p.add_argument(
+            "--transport",
+            choices=CLIENT_TRANSPORTS,
+            default="buffered",
+            help="http: Thrift over HTTP (see docs/http.md)",
+        )
         tls = p.add_argument_group("TLS (see docs/tls.md)")
         tls.add_argument("--ssl", action="store_true", help="use TLS")
         tls.add_argument(
@@ -178,6 +184,17 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help='call service NAME of a multiplexed server (sends "NAME:METHOD")',
     )
+    call.add_argument(
+        "--path", default=None, help="--transport http: the URL path to POST to (default: /)"
+    )
+    call.add_argument(
+        "--header",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="--protocol header/header-compact: send this info header (repeatable); the "
+        "reply's headers are printed on stderr",
+    )
     return parser
 
 
@@ -278,16 +295,41 @@ def _serve(args: argparse.Namespace) -> int:
 
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     _check_prefork_flags(args)
-    ssl_context = _tls_context(args, server=True)
-    if ssl_context is not None and args.server == "prefork":
-        raise UsageError("--ssl is not supported with --server prefork")
+    ssl_context = _tls_context(args, server=True)  # prefork: only checks the files load
     grace = STOP_GRACE if args.graceful_timeout is None else args.graceful_timeout
     if grace <= 0:
         raise UsageError(f"--graceful-timeout must be positive, got {grace}")
+    if args.transport == HTTP_TRANSPORT and args.server in ("forking", "prefork"):
+        raise UsageError(
+            f"--transport http is served with --server simple, threaded, threadpool or asyncio, "
+            f"not {args.server} (for many processes run swordfish.web.ThriftWSGIApp under "
+            "gunicorn; see docs/http.md)"
+        )
     _, service = _load_service(args.idl, args.service)
     if args.server == "prefork":
-        return _serve_prefork(args, grace)
+        return _serve_prefork(args, grace, ssl_context is not None)
     handler = _import_handler(args.handler)
+    if args.transport == HTTP_TRANSPORT:
+        from .web.serving import serve_http
+
+        try:
+            return serve_http(
+                service,
+                handler,
+                args.host,
+                args.port,
+                protocol=args.protocol,
+                server=args.server,
+                workers=args.workers,
+                idle_timeout=args.idle_timeout,
+                graceful_timeout=grace,
+                ssl_context=ssl_context,
+                loop=args.loop,
+                verbose=args.verbose,
+                say=_say,
+            )
+        except (ValueError, TypeError) as exc:
+            raise UsageError(str(exc)) from exc
     if args.server == "asyncio":
         return _serve_asyncio(args, service, handler, grace, ssl_context)
     if args.loop is not None:
@@ -494,9 +536,11 @@ class _PreforkApp:
         return f"<swordfish serve app {self.handler} for {self.service} in {self.idl}>"
 
 
-def _serve_prefork(args: argparse.Namespace, grace: float) -> int:
+def _serve_prefork(args: argparse.Namespace, grace: float, use_tls: bool) -> int:
+    import functools
     import logging
 
+    from . import tls
     from .prefork import Supervisor, WorkerStartError
 
     _split_handler_ref(args.handler)  # the format only: the module is imported by workers
@@ -506,6 +550,11 @@ def _serve_prefork(args: argparse.Namespace, grace: float) -> int:
     options: dict[str, Any] = {}
     if args.worker_timeout is not None:
         options["worker_timeout"] = args.worker_timeout
+    if use_tls:
+        # Each worker builds its own context after the fork, from the same files.
+        options["ssl_context_factory"] = functools.partial(
+            tls.server_context, args.certfile, args.keyfile, args.cafile, args.require_client_cert
+        )
     try:
         supervisor = Supervisor(
             _PreforkApp(args),
@@ -545,7 +594,8 @@ def _serve_prefork(args: argparse.Namespace, grace: float) -> int:
         _say(
             f"listening on {format_address((args.host, supervisor.port))} (server=prefork, "
             f"workers={supervisor.workers}, worker_server={worker_server}, "
-            f"protocol={args.protocol}, transport={args.transport})"
+            f"protocol={args.protocol}, transport={args.transport}"
+            f"{', tls' if use_tls else ''})"
         )
     supervisor.run()
     return 0
@@ -576,18 +626,35 @@ def _call(args: argparse.Namespace) -> int:
     except (TypeError, ValueError) as exc:
         raise UsageError(str(exc)) from exc
     ssl_context = _tls_context(args, server=False)
-    client = make_client(
-        service,
-        args.host,
-        args.port,
-        protocol=args.protocol,
-        transport=args.transport,
-        timeout=args.timeout,
-        service_name=args.multiplexed,
-        ssl_context=ssl_context,
-        server_hostname=args.server_hostname,
-    )
-    with client:
+    options: dict[str, Any] = {}
+    if args.transport == HTTP_TRANSPORT:
+        options["path"] = args.path
+    elif args.path is not None:
+        raise UsageError("--path applies to --transport http only")
+    if args.header:
+        if not args.protocol.startswith("header"):
+            raise UsageError("--header applies to --protocol header or header-compact only")
+        pairs = [h.partition("=") for h in args.header]
+        bad = [h for h, (_, eq, _) in zip(args.header, pairs, strict=True) if not eq]
+        if bad:
+            raise UsageError(f"--header takes KEY=VALUE, got {bad[0]!r}")
+        options["headers"] = {key: value for key, _, value in pairs}
+    try:
+        client = make_client(
+            service,
+            args.host,
+            args.port,
+            protocol=args.protocol,
+            transport=args.transport,
+            timeout=args.timeout,
+            service_name=args.multiplexed,
+            ssl_context=ssl_context,
+            server_hostname=args.server_hostname,
+            **options,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    with client, call_headers() as reply:
         try:
             result = getattr(client.stub, method.name)(**kwargs)
         except SwordfishError as exc:  # includes TApplicationException
@@ -596,6 +663,8 @@ def _call(args: argparse.Namespace) -> int:
         except ThriftException as exc:  # a declared exception: print it like a result
             print(json.dumps({type(exc).__name__: to_json(exc)}, indent=2, ensure_ascii=False))
             return 1
+    for key, value in reply.reply.items():
+        _say(f"reply header {key}: {value}")
     print(json.dumps(to_json(result), indent=2, ensure_ascii=False))
     return 0
 

@@ -39,11 +39,10 @@ import asyncio
 import collections
 import ssl
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
-from ..codec import get_codec
 from ..errors import (
     ConnectionClosedError,
     DeadlineExceeded,
@@ -53,11 +52,12 @@ from ..errors import (
     TransportError,
     TransportTimeout,
 )
-from ..framing import make_framer
+from ..framing import wire_format
 from ..limits import DEFAULT_LIMITS, Limits
 from ..model.service import MethodSpec, ServiceSpec
 from ..model.struct import Struct
 from ..protocol import NEED_DATA, ClientConnection, ConnectionClosed, ConnState, ExceptionReply
+from ..rpc.context import SCOPE_VAR, outgoing_headers, record_reply_headers
 from ..rpc.filter import AnyAsyncFilter, Stack
 from ..rpc.options import (
     PROTOCOLS,
@@ -177,12 +177,18 @@ class _ClientProtocol(EngineProtocol):
         args: Struct,
         deadline: float | None,
         timeout_error: type[TransportTimeout] | type[DeadlineExceeded] = TransportTimeout,
+        headers: Mapping[str, str] | None = None,
+        context: Context | None = None,
     ) -> Response:
-        """Send one call and wait for its reply (the result struct; ``None`` for oneway)."""
+        """Send one call and wait for its reply (the result struct; ``None`` for oneway).
+
+        headers: the call's headers (THeader); context: where the reply's headers go
+        (``context.reply_headers``), when the caller wants them.
+        """
         if self.error is not None:
             raise self.error
         engine = self.engine
-        seqid, data = engine.send_call(method, args)
+        seqid, data = engine.send_call(method, args, headers)
         self.last_used = time.monotonic()
         self.write(data)
         if method.oneway:
@@ -207,6 +213,8 @@ class _ClientProtocol(EngineProtocol):
             if timer is not None:
                 timer.cancel()
         self.last_used = time.monotonic()
+        if context is not None and event.headers is not None:
+            context.reply_headers = event.headers
         if type(event) is ExceptionReply:
             raise event.error
         return event.result  # type: ignore[no-any-return]
@@ -242,6 +250,7 @@ class _Endpoint:
         service_name: str | None,
         ssl_context: ssl.SSLContext | None = None,
         server_hostname: str | None = None,
+        header_transforms: Iterable[str] = (),
     ) -> None:
         self.spec = resolve_service(service)
         if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
@@ -257,10 +266,13 @@ class _Endpoint:
         self.limits = limits or DEFAULT_LIMITS
         self.connect_timeout = check_timeout("connect_timeout", connect_timeout)
         self.service_name = service_name
-        self.codec = get_codec(self.protocol, self.limits)
+        self.wire = wire_format(
+            self.protocol, self.transport, self.limits, header_transforms=header_transforms
+        )
+        self.codec = self.wire.codec
 
     def _factory(self) -> _ClientProtocol:
-        framer = make_framer(self.transport, self.codec, self.limits)
+        framer = self.wire.new_framer()
         engine = ClientConnection(self.spec, self.codec, framer, service_name=self.service_name)
         return _ClientProtocol(engine)
 
@@ -290,25 +302,40 @@ def _deadline(
     return by_timeout, TransportTimeout
 
 
+class _CallFn(Protocol):
+    """A client's ``_call``: one call on a connection, with optional headers."""
+
+    def __call__(
+        self,
+        method: MethodSpec,
+        args: Struct,
+        deadline: float | None,
+        error: _TimeoutKind,
+        headers: Mapping[str, str] | None = None,
+        context: Context | None = None,
+    ) -> Awaitable[Response]: ...
+
+
 class _Terminal(AsyncService[Request, Response]):
     """The innermost service of a client's filter chain: send the call, await its reply.
 
-    It sends what the chain hands it: ``request.method``, ``request.args`` and
-    ``request.context.deadline`` (a filter may have changed any of them).
+    It sends what the chain hands it: ``request.method``, ``request.args``,
+    ``request.headers`` and ``request.context.deadline`` (a filter may have changed any of
+    them); the reply's headers land on ``request.context.reply_headers``.
     """
 
     role = "connection"
     description = "sends the call on a connection and awaits its result struct"
 
-    def __init__(
-        self, call: Callable[[MethodSpec, Struct, float | None, _TimeoutKind], Awaitable[Response]]
-    ) -> None:
+    def __init__(self, call: _CallFn) -> None:
         self._call = call
 
     def __call__(self, request: Request) -> Awaitable[Response]:
         context = request.context
         error = context.attributes.get(TIMEOUT_ERROR_KEY, DeadlineExceeded)
-        return self._call(request.method, request.args, context.deadline, error)
+        return self._call(
+            request.method, request.args, context.deadline, error, request.headers, context
+        )
 
     def __repr__(self) -> str:
         return "<aio client connection>"
@@ -321,11 +348,9 @@ class _Filters:
     timeout: float | None
     _chain: AsyncService[Request, Response] | None
 
-    def _set_filters(
-        self,
-        filters: Iterable[AnyAsyncFilter] | Stack,
-        call: Callable[[MethodSpec, Struct, float | None, _TimeoutKind], Awaitable[Response]],
-    ) -> None:
+    headers: dict[str, str]
+
+    def _set_filters(self, filters: Iterable[AnyAsyncFilter] | Stack, call: _CallFn) -> None:
         self.stack = filters if isinstance(filters, Stack) else Stack(filters)
         # None when empty: the stub then skips Request building altogether (the hot path).
         self._chain = self.stack.build_async(_Terminal(call)) if self.stack else None
@@ -341,7 +366,29 @@ class _Filters:
         assert self._chain is not None
         at, error = _deadline(self.timeout, timeout, deadline)
         context = Context(deadline=at, attributes={TIMEOUT_ERROR_KEY: error})
-        return unwrap(method, await self._chain(Request(method, args, {}, context)))
+        headers = outgoing_headers(self.headers)
+        if headers is None:
+            return unwrap(method, await self._chain(Request(method, args, {}, context)))
+        try:
+            return unwrap(method, await self._chain(Request(method, args, headers, context)))
+        finally:
+            record_reply_headers(context.reply_headers)
+
+    async def _invoke_plain(
+        self,
+        method: MethodSpec,
+        args: Struct,
+        at: float | None,
+        error: _TimeoutKind,
+    ) -> Any:
+        """A call without filters that carries headers (the header-less one skips this)."""
+        call: _CallFn = self._call  # type: ignore[attr-defined]
+        headers = outgoing_headers(self.headers)
+        context = Context()
+        try:
+            return unwrap(method, await call(method, args, at, error, headers, context))
+        finally:
+            record_reply_headers(context.reply_headers)
 
 
 class AsyncClient(_Filters):
@@ -362,6 +409,11 @@ class AsyncClient(_Filters):
     ssl_context: connect over TLS (``swordfish.tls.client_context``; with a client
         certificate for mutual TLS); the handshake counts against ``connect_timeout``.
     server_hostname: the name the server certificate must carry (default ``host``).
+    headers: string headers sent with every call (``client.headers``, a dict you may change);
+        ``swordfish.call_headers`` adds per-call ones and reads the reply's; filters see
+        ``request.headers`` and, after the call, ``request.context.reply_headers``. Only the
+        THeader protocols ("header", "header-compact") put headers on the wire.
+    header_transforms: THeader payload transforms for the calls sent (``("zlib",)``).
 
     The connection opens on ``connect()`` (``make_aio_client`` calls it) or on the first call,
     and is reopened by the next call after it failed or the server closed it.
@@ -384,6 +436,8 @@ class AsyncClient(_Filters):
         filters: Iterable[AnyAsyncFilter] | Stack = (),
         ssl_context: ssl.SSLContext | None = None,
         server_hostname: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        header_transforms: Iterable[str] = (),
     ) -> None:
         self.endpoint = _Endpoint(
             service,
@@ -396,7 +450,10 @@ class AsyncClient(_Filters):
             service_name,
             ssl_context,
             server_hostname,
+            header_transforms,
         )
+        #: Headers sent with every call (mutable).
+        self.headers: dict[str, str] = dict(headers or {})
         self.service = self.endpoint.spec
         self.timeout = check_timeout("timeout", timeout)
         self._set_filters(filters, self._call)
@@ -459,10 +516,15 @@ class AsyncClient(_Filters):
         """
         spec = method if isinstance(method, MethodSpec) else self._method(method)
         at, error = _deadline(self.timeout, timeout, deadline)
-        if self._chain is not None:
-            context = Context(deadline=at, attributes={TIMEOUT_ERROR_KEY: error})
-            return await self._chain(Request(spec, args, {}, context))
-        return await self._call(spec, args, at, error)
+        headers = outgoing_headers(self.headers)
+        context = Context(deadline=at, attributes={TIMEOUT_ERROR_KEY: error})
+        try:
+            if self._chain is not None:
+                return await self._chain(Request(spec, args, headers or {}, context))
+            return await self._call(spec, args, at, error, headers, context)
+        finally:
+            if headers is not None:
+                record_reply_headers(context.reply_headers)
 
     async def close(self) -> None:
         """Close the connection; pending calls fail with ``ConnectionClosedError``."""
@@ -517,6 +579,8 @@ class AsyncClient(_Filters):
         deadline: float | None = None,
     ) -> Any:
         at, error = _deadline(self.timeout, timeout, deadline)
+        if self.headers or SCOPE_VAR.get() is not None:
+            return await self._invoke_plain(method, args, at, error)
         return unwrap(method, await self._call(method, args, at, error))
 
     async def _call(
@@ -525,6 +589,8 @@ class AsyncClient(_Filters):
         args: Struct,
         deadline: float | None,
         error: type[TransportTimeout] | type[DeadlineExceeded],
+        headers: Mapping[str, str] | None = None,
+        context: Context | None = None,
     ) -> Response:
         if self._closed:
             raise Rejected(f"{method.name}: the client is closed")
@@ -536,7 +602,7 @@ class AsyncClient(_Filters):
             proto = self._proto
             if proto is None or not proto.usable:
                 proto = await self._connection(deadline)
-            return await proto.call(method, args, deadline, error)
+            return await proto.call(method, args, deadline, error, headers, context)
         finally:
             self._release_slot()
 
@@ -617,6 +683,7 @@ class AsyncClientPool(_Filters):
     filters: ``AsyncFilter``s (or a ``Stack`` of them), outermost first, around every call
         (outside the wait for a connection: a retry filter gets a fresh one each try).
     ssl_context / server_hostname: TLS, as for ``AsyncClient``.
+    headers / header_transforms: THeader headers and transforms, as for ``AsyncClient``.
     """
 
     def __init__(
@@ -641,6 +708,8 @@ class AsyncClientPool(_Filters):
         filters: Iterable[AnyAsyncFilter] | Stack = (),
         ssl_context: ssl.SSLContext | None = None,
         server_hostname: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        header_transforms: Iterable[str] = (),
     ) -> None:
         self.endpoint = _Endpoint(
             service,
@@ -653,7 +722,10 @@ class AsyncClientPool(_Filters):
             service_name,
             ssl_context,
             server_hostname,
+            header_transforms,
         )
+        #: Headers sent with every call (mutable).
+        self.headers: dict[str, str] = dict(headers or {})
         self.service = self.endpoint.spec
         self.timeout = check_timeout("timeout", timeout)
         self._set_filters(filters, self._call)
@@ -768,15 +840,23 @@ class AsyncClientPool(_Filters):
         deadline: float | None = None,
     ) -> Any:
         at, error = _deadline(self.timeout, timeout, deadline)
+        if self.headers or SCOPE_VAR.get() is not None:
+            return await self._invoke_plain(method, args, at, error)
         return unwrap(method, await self._call(method, args, at, error))
 
     async def _call(
-        self, method: MethodSpec, args: Struct, deadline: float | None, error: _TimeoutKind
+        self,
+        method: MethodSpec,
+        args: Struct,
+        deadline: float | None,
+        error: _TimeoutKind,
+        headers: Mapping[str, str] | None = None,
+        context: Context | None = None,
     ) -> Response:
         """One call on a connection lent for its duration (the terminal of the filter chain)."""
         proto = await self._acquire(method, deadline, error)
         try:
-            response = await proto.call(method, args, deadline, error)
+            response = await proto.call(method, args, deadline, error, headers, context)
         except BaseException as exc:
             # An answer (application or declared exception) leaves the connection in sync;
             # anything else (timeout, cancel, transport, protocol) may not: close it.

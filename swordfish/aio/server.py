@@ -73,9 +73,8 @@ from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import Any, Self
 
-from ..codec import get_codec
 from ..errors import ProtocolError, TransportError
-from ..framing import make_framer
+from ..framing import wire_format
 from ..limits import DEFAULT_LIMITS, Limits
 from ..model.application import ApplicationExceptionType, TApplicationException
 from ..model.service import ServiceSpec
@@ -211,7 +210,7 @@ class _ServerProtocol(EngineProtocol):
     def __init__(self, server: AsyncServer) -> None:
         super().__init__()
         self.server = server
-        framer = make_framer(server.transport, server._codec, server.limits)
+        framer = server.wire.new_framer(server=True)
         self.engine = ServerConnection(server.spec, server._codec, framer)
         self.in_flight = 0
         self.last_active = self.loop.time()
@@ -320,7 +319,9 @@ class _ServerProtocol(EngineProtocol):
         server._in_flight += 1
         method = call.method
         service = call.service
-        request = Request(method, call.args, {}, Context(None, self.peer, call.seqid), service)
+        request = Request(
+            method, call.args, call.headers or {}, Context(None, self.peer, call.seqid), service
+        )
         entries = server._entries if service is None else server._mux_entries[service]
         kind, fn, getter = entries.get(method.name, _MISSING_ENTRY)
         if kind == _ASYNC and server.call_timeout is None:
@@ -337,7 +338,12 @@ class _ServerProtocol(EngineProtocol):
                     coro = _as_coroutine(coro)
                 yielded = context.run(coro.send, None)
             except StopIteration as stop:
-                self._answer(call, server._dispatcher.success(method, stop.value), None)
+                self._answer(
+                    call,
+                    server._dispatcher.success(method, stop.value),
+                    None,
+                    request.context.reply_headers,
+                )
                 return
             except Exception as exc:
                 self._answer_failure(call, request, exc)
@@ -404,12 +410,13 @@ class _ServerProtocol(EngineProtocol):
             self._finish(state, response, None)
 
     def _answer_failure(self, call: Call, request: Request, exc: Exception) -> None:
+        headers = request.context.reply_headers
         try:
             response = self.server._dispatcher.failure(request, exc)
         except Exception as mapped:
-            self._answer(call, None, mapped)
+            self._answer(call, None, mapped, headers)
         else:
-            self._answer(call, response, None)
+            self._answer(call, response, None, headers)
 
     def _thread_done(self, state: _CallState, future: asyncio.Future[Response]) -> None:
         if future.cancelled():
@@ -444,12 +451,21 @@ class _ServerProtocol(EngineProtocol):
         state.done = True
         if state.timer is not None:
             state.timer.cancel()
-        self._answer(state.call, response, error)
+        self._answer(state.call, response, error, state.request.context.reply_headers)
 
-    def _answer(self, call: Call, response: Response, error: BaseException | None) -> None:
-        """Write the reply to ``call`` (none for oneway) and release its in-flight slot."""
+    def _answer(
+        self,
+        call: Call,
+        response: Response,
+        error: BaseException | None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Write the reply to ``call`` (none for oneway) and release its in-flight slot.
+
+        headers: reply headers (THeader carries them; other framings drop them).
+        """
         if not call.oneway and not self.closed:
-            self.write(self._reply_bytes(call, response, error))
+            self.write(self._reply_bytes(call, response, error, headers))
         self.last_active = self.loop.time()
         self.in_flight -= 1
         server = self.server
@@ -460,11 +476,17 @@ class _ServerProtocol(EngineProtocol):
         if self._pause_reasons & PAUSE_LIMIT or self._eof or server._stopping:
             self.pump()
 
-    def _reply_bytes(self, call: Call, response: Response, error: BaseException | None) -> bytes:
+    def _reply_bytes(
+        self,
+        call: Call,
+        response: Response,
+        error: BaseException | None,
+        headers: dict[str, str] | None,
+    ) -> bytes:
         engine = self.engine
         if error is None and response is not None:
             try:
-                return engine.send_reply(call, response)
+                return engine.send_reply(call, response, headers)
             except Exception as exc:
                 # The handler returned something the IDL type cannot carry (wrong type, out of
                 # range, required field unset): tell the client rather than hang up on it.
@@ -486,7 +508,7 @@ class _ServerProtocol(EngineProtocol):
             error = TApplicationException(
                 f"{type(error).__name__}: {error}", ApplicationExceptionType.INTERNAL_ERROR
             )
-        return engine.send_exception(call, error)
+        return engine.send_exception(call, error, headers)
 
     # -- timeouts and shutdown ---------------------------------------------------------------
 
@@ -533,7 +555,11 @@ class _FilteredServerProtocol(_ServerProtocol):
         self.in_flight += 1
         server._in_flight += 1
         request = Request(
-            call.method, call.args, {}, Context(peer=self.peer, seqid=call.seqid), call.service
+            call.method,
+            call.args,
+            call.headers or {},
+            Context(peer=self.peer, seqid=call.seqid),
+            call.service,
         )
         state = _CallState(call, request)
         if server.call_timeout is not None:
@@ -659,6 +685,13 @@ class AsyncServer:
         (asyncio's ``ssl_handshake_timeout``); a client that fails or stalls it is dropped
         without reaching the protocol, and the server serves the others meanwhile. A lingering
         close on TLS is a plain close with ``close_notify`` (TLS cannot half-close).
+    header_transforms: with the THeader protocols ("header", "header-compact"), payload
+        transforms for every reply (``("zlib",)``); without it replies are compressed only to
+        peers that compress their calls. A THeader server also answers plain framed or
+        unframed binary/compact clients in their own format. Handlers (and filters, through
+        ``request.headers`` / ``request.context.reply_headers``) read call headers with
+        ``swordfish.current_headers()`` and add reply headers with
+        ``swordfish.set_reply_header(key, value)``.
     """
 
     def __init__(
@@ -684,6 +717,7 @@ class AsyncServer:
         services: Mapping[str, tuple[object, object]] | None = None,
         ssl_context: ssl.SSLContext | None = None,
         handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
+        header_transforms: Iterable[str] = (),
     ) -> None:
         #: What the protocol engine serves: one spec, or multiplexed name -> spec.
         self.spec: ServiceSpec | dict[str, ServiceSpec]
@@ -735,7 +769,11 @@ class AsyncServer:
         self.sock = sock
         self.calls_served = 0  # calls answered (oneway: run); read by supervisors
         self.limits = limits or DEFAULT_LIMITS
-        self._codec = get_codec(self.protocol, self.limits)
+        #: The resolved protocol and transport: codec and per-connection framers.
+        self.wire = wire_format(
+            self.protocol, self.transport, self.limits, header_transforms=header_transforms
+        )
+        self._codec = self.wire.codec
 
         # The terminal: a sync Service handler as it is, else the shared Dispatcher. Each
         # method is classified once (async / thread / inline) instead of on every call.

@@ -4,15 +4,23 @@ The engine owns what must be identical for every driver: seqid allocation, the t
 in flight, and the checks that a reply belongs to a call we made (same seqid, same method
 name). Drivers only move bytes and wait. Any protocol error moves the connection to ERROR and
 the driver must drop it: after a bad reply nothing later on the stream can be trusted.
+
+Per-message codecs (THeader): when the framer has ``message_codec``
+(``framing.base.MessageFramer``), calls are written with ``framer.wrap(payload, codec=,
+headers=, seqid=)`` (so ``send_call`` can carry info headers), each reply is decoded with the
+codec the framer names and the reply's headers come out on ``Reply.headers`` /
+``ExceptionReply.headers``. Decided once in ``__init__``; plain framers keep the one-codec path.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping
+from typing import cast
 
 from ..codec.base import Codec
 from ..errors import LocalProtocolError, ProtocolError, RemoteProtocolError, SeqIdMismatch
-from ..framing.base import Framer
+from ..framing.base import Framer, MessageFramer
 from ..model.application import TApplicationException
 from ..model.service import MethodSpec, ServiceSpec
 from ..model.struct import Struct
@@ -45,6 +53,13 @@ class ClientConnection:
         self.service = service
         self.codec = codec
         self.framer = framer
+        # A framer that names each message's codec and carries headers (THeader); None for
+        # plain ones (a client has no use for a codec-choosing framer without headers).
+        self._message_framer: MessageFramer | None = (
+            cast(MessageFramer, framer)
+            if hasattr(framer, "message_codec") and hasattr(framer, "message_headers")
+            else None
+        )
         self.service_name = service_name
         self._state = ConnState.OPEN
         self._next_seqid = 1
@@ -82,8 +97,17 @@ class ClientConnection:
                 return seqid
         raise LocalProtocolError("no free sequence id")  # pragma: no cover - 2**31 in flight
 
-    def send_call(self, method: str | MethodSpec, args: Struct) -> tuple[int, bytes]:
-        """Encode a call. Returns (seqid, bytes to write). Oneway calls are not tracked."""
+    def send_call(
+        self,
+        method: str | MethodSpec,
+        args: Struct,
+        headers: Mapping[str, str] | None = None,
+    ) -> tuple[int, bytes]:
+        """Encode a call. Returns (seqid, bytes to write). Oneway calls are not tracked.
+
+        headers: info headers for the call, sent where the framing carries them (THeader)
+        and ignored otherwise.
+        """
         if self._state is not ConnState.OPEN:
             raise LocalProtocolError(f"cannot send on a connection in state {self._state.value}")
         spec = self._method(method)
@@ -94,7 +118,12 @@ class ClientConnection:
         seqid = self._allocate_seqid()
         name = f"{self.service_name}:{spec.name}" if self.service_name else spec.name
         mtype = MessageType.ONEWAY if spec.oneway else MessageType.CALL
-        data = self.framer.wrap(self.codec.encode_message(name, mtype, seqid, args))
+        payload = self.codec.encode_message(name, mtype, seqid, args)
+        message_framer = self._message_framer
+        if message_framer is None:
+            data = self.framer.wrap(payload)
+        else:
+            data = message_framer.wrap(payload, codec=self.codec, headers=headers, seqid=seqid)
         if not spec.oneway:
             self._in_flight[seqid] = spec
         return seqid, data
@@ -164,12 +193,16 @@ class ClientConnection:
                     )
                 self._state = transition(self._state, ConnEvent.PEER_CLOSED)
                 return ConnectionClosed()
+            message_framer = self._message_framer
+            codec = self.codec if message_framer is None else message_framer.message_codec
             try:
-                message = self.codec.decode_message(payload, self._resolve)
+                message = codec.decode_message(payload, self._resolve)
             except ProtocolError as exc:
                 raise self._fail(exc) from exc
             event = self._match(message.name, message.mtype, message.seqid, message.body)
             if event is not None:
+                if message_framer is not None:
+                    event.headers = message_framer.message_headers
                 return event
 
     def _match(

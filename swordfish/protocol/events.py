@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..codec.base import Codec
 from ..model.application import TApplicationException
 from ..model.service import MethodSpec
 from ..model.struct import Struct
@@ -55,6 +56,10 @@ class Call(Event):
     """Server side: a decoded call to run. ``oneway`` calls must not be answered.
 
     service: the multiplexed service name the caller used (``None`` when not multiplexed).
+    headers: the request's info headers (THeader) when the framer carries them, else ``None``.
+    codec: the codec the call was decoded with when the framer chooses one per message
+        (``framing.base.MessageFramer``); the reply is encoded with it. ``None``: the
+        connection's codec.
     """
 
     seqid: int
@@ -62,6 +67,8 @@ class Call(Event):
     args: Struct
     oneway: bool = False
     service: str | None = None
+    headers: dict[str, str] | None = None
+    codec: Codec | None = None
 
 
 @dataclass(slots=True)
@@ -79,20 +86,28 @@ class CallRejected(Event):
 
 @dataclass(slots=True)
 class Reply(Event):
-    """Client side: the result struct of a call (field ``success`` or a declared exception)."""
+    """Client side: the result struct of a call (field ``success`` or a declared exception).
+
+    headers: the reply's info headers (THeader) when the framer carries them, else ``None``.
+    """
 
     seqid: int
     method: MethodSpec
     result: Struct
+    headers: dict[str, str] | None = None
 
 
 @dataclass(slots=True)
 class ExceptionReply(Event):
-    """Client side: the server answered the call with a ``TApplicationException``."""
+    """Client side: the server answered the call with a ``TApplicationException``.
+
+    headers: the reply's info headers (THeader) when the framer carries them, else ``None``.
+    """
 
     seqid: int
     method: MethodSpec
     error: TApplicationException
+    headers: dict[str, str] | None = None
 
 
 @dataclass(slots=True)

@@ -13,15 +13,23 @@ check). A name without a prefix, or with a prefix no service is registered under
 like an unknown method: ``TApplicationException(UNKNOWN_METHOD)`` naming the problem. (Apache's
 Python and Go processors raise and drop the connection there instead; a typed answer tells the
 caller what went wrong and keeps the connection, which is still in sync, usable.)
+
+Per-message codecs (THeader, protocol detection): when the framer has ``message_codec``
+(``framing.base.MessageFramer``), each message is decoded with the codec the framer names,
+the ``Call`` carries that codec and the message's headers, and the reply (or rejection) is
+encoded with the same codec and written with ``framer.wrap(payload, codec=, headers=,
+seqid=)``. Whether the framer is such a framer is decided once, here in ``__init__``; a plain
+framer's calls carry ``codec=None`` and take the one-codec path unchanged.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import cast
 
 from ..codec.base import Codec
 from ..errors import LocalProtocolError, ProtocolError, RemoteProtocolError
-from ..framing.base import Framer
+from ..framing.base import Framer, MessageFramer
 from ..model.application import ApplicationExceptionType, TApplicationException
 from ..model.service import MethodSpec, ServiceSpec
 from ..model.struct import Struct
@@ -65,6 +73,12 @@ class ServerConnection:
             self._resolver = self._resolve_multiplexed
         self.codec = codec
         self.framer = framer
+        # A framer that names each message's codec (THeader, detection); None for plain ones.
+        self._message_framer: MessageFramer | None = (
+            cast(MessageFramer, framer) if hasattr(framer, "message_codec") else None
+        )
+        # ... and whether it also carries headers (and takes wrap's keyword arguments).
+        self._with_headers = hasattr(framer, "message_headers")
         self._state = ConnState.OPEN
         self._eof = False
         self._error: ProtocolError | None = None
@@ -146,8 +160,10 @@ class ServerConnection:
                 )
             self._state = transition(self._state, ConnEvent.PEER_CLOSED)
             return ConnectionClosed()
+        message_framer = self._message_framer
+        codec = self.codec if message_framer is None else message_framer.message_codec
         try:
-            name, mtype, seqid, body = self.codec.decode_message(payload, self._resolver)
+            name, mtype, seqid, body = codec.decode_message(payload, self._resolver)
         except ProtocolError as exc:
             raise self._fail(exc) from exc
         if mtype not in _CALL_TYPES:
@@ -157,6 +173,7 @@ class ServerConnection:
                 ApplicationExceptionType.INVALID_MESSAGE_TYPE,
                 f"expected a call, got message type {int(mtype)}",
                 reply=True,
+                codec=codec,
             )
         spec = self._method
         if spec is None:
@@ -166,13 +183,24 @@ class ServerConnection:
                 ApplicationExceptionType.UNKNOWN_METHOD,
                 self._miss or f"Unknown method {name!r}",
                 reply=mtype == MessageType.CALL,
+                codec=codec,
             )
         assert body is not None
         # A oneway method never replies, whatever message type the caller used.
-        return Call(seqid, spec, body, spec.oneway, self._called)
+        if message_framer is None:
+            return Call(seqid, spec, body, spec.oneway, self._called)
+        headers = message_framer.message_headers if self._with_headers else None
+        return Call(seqid, spec, body, spec.oneway, self._called, headers, codec)
 
     def _reject(
-        self, seqid: int, name: str, kind: ApplicationExceptionType, text: str, *, reply: bool
+        self,
+        seqid: int,
+        name: str,
+        kind: ApplicationExceptionType,
+        text: str,
+        *,
+        reply: bool,
+        codec: Codec,
     ) -> CallRejected:
         error = TApplicationException(text, kind)
         data = b""
@@ -181,12 +209,22 @@ class ServerConnection:
             if self.services is not None:
                 # Replies are never prefixed: Apache's TMultiplexedProtocol prefixes only calls.
                 reply_name = name.partition(SEPARATOR)[2] or name
-            payload = self.codec.encode_message(reply_name, MessageType.EXCEPTION, seqid, error)
-            data = self.framer.wrap(payload)
+            payload = codec.encode_message(reply_name, MessageType.EXCEPTION, seqid, error)
+            if self._with_headers:
+                assert self._message_framer is not None
+                data = self._message_framer.wrap(payload, codec=codec, seqid=seqid)
+            else:
+                data = self.framer.wrap(payload)
         return CallRejected(seqid, name, error, data)
 
-    def send_reply(self, call: Call, result: Struct) -> bytes:
-        """Bytes answering ``call`` with its result struct."""
+    def send_reply(
+        self, call: Call, result: Struct, headers: Mapping[str, str] | None = None
+    ) -> bytes:
+        """Bytes answering ``call`` with its result struct.
+
+        headers: reply info headers, sent where the framing carries them (THeader) and
+        ignored otherwise.
+        """
         method: MethodSpec = call.method
         if call.oneway:
             raise LocalProtocolError(f"{method.name} is oneway: it must not be answered")
@@ -195,17 +233,38 @@ class ServerConnection:
                 f"{method.name}: expected a {method.result.__name__ if method.result else None}"
                 f" result, got {type(result).__name__}"
             )
-        payload = self.codec.encode_message(method.name, _REPLY, call.seqid, result)
-        return self.framer.wrap(payload)
+        codec = call.codec
+        if codec is None:
+            return self.framer.wrap(
+                self.codec.encode_message(method.name, _REPLY, call.seqid, result)
+            )
+        return self._wrap(
+            codec.encode_message(method.name, _REPLY, call.seqid, result), call, headers
+        )
 
-    def send_exception(self, call: Call, error: TApplicationException) -> bytes:
-        """Bytes answering ``call`` with an application exception."""
+    def send_exception(
+        self,
+        call: Call,
+        error: TApplicationException,
+        headers: Mapping[str, str] | None = None,
+    ) -> bytes:
+        """Bytes answering ``call`` with an application exception (``headers``: as for
+        ``send_reply``)."""
         if call.oneway:
             raise LocalProtocolError(f"{call.method.name} is oneway: it must not be answered")
-        payload = self.codec.encode_message(
-            call.method.name, MessageType.EXCEPTION, call.seqid, error
-        )
-        return self.framer.wrap(payload)
+        codec = call.codec or self.codec
+        payload = codec.encode_message(call.method.name, MessageType.EXCEPTION, call.seqid, error)
+        if call.codec is None:
+            return self.framer.wrap(payload)
+        return self._wrap(payload, call, headers)
+
+    def _wrap(self, payload: bytes, call: Call, headers: Mapping[str, str] | None) -> bytes:
+        framer = self._message_framer
+        if framer is None or not self._with_headers:
+            # A codec-choosing framer without headers (detection), or a Call made by hand with
+            # a codec on a plain connection: the payload is framed as it is.
+            return self.framer.wrap(payload)
+        return framer.wrap(payload, codec=call.codec, headers=headers, seqid=call.seqid)
 
 
 def check_services(services: Mapping[str, ServiceSpec]) -> dict[str, ServiceSpec]:

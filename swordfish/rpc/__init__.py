@@ -1,6 +1,16 @@
 """Service/Filter core: requests and responses, stacks, dispatch and stubs. Knows no sockets."""
 
-from .context import current_deadline, current_headers, current_request, use_request
+from .context import (
+    HeaderScope,
+    call_headers,
+    current_deadline,
+    current_headers,
+    current_request,
+    outgoing_headers,
+    record_reply_headers,
+    set_reply_header,
+    use_request,
+)
 from .dispatch import Dispatcher
 from .filter import (
     AsyncFilter,
@@ -32,6 +42,7 @@ __all__ = [
     "FilteredService",
     "FunctionFilter",
     "FunctionService",
+    "HeaderScope",
     "Request",
     "Response",
     "RpcFilter",
@@ -43,9 +54,13 @@ __all__ = [
     "Stub",
     "StubMethod",
     "build_args",
+    "call_headers",
     "current_deadline",
     "current_headers",
     "current_request",
+    "outgoing_headers",
+    "record_reply_headers",
+    "set_reply_header",
     "unwrap",
     "use_request",
 ]

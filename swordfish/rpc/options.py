@@ -16,16 +16,25 @@ from ..model.service import ServiceSpec
 __all__ = [
     "PROTOCOLS",
     "TRANSPORTS",
+    "CLIENT_TRANSPORTS",
+    "HTTP_TRANSPORT",
     "check_choice",
     "check_positive_int",
     "check_timeout",
     "resolve_service",
 ]
 
-#: ``protocol=`` values (codecs).
-PROTOCOLS = CODEC_NAMES
+#: ``protocol=`` values: the codecs, then THeader around binary ("header") or compact
+#: ("header-compact"); ``swordfish.framing.wire_format`` maps each to a codec and framer.
+PROTOCOLS = CODEC_NAMES + ("header", "header-compact")
 #: ``transport=`` values (framings): "buffered" is unframed, "framed" has a 4-byte length.
 TRANSPORTS = FRAMINGS
+#: Thrift over HTTP: a ``transport=`` of the clients (``make_client``, ``make_aio_client``) and
+#: the CLI only. Not in ``TRANSPORTS``, so the stream servers refuse it; ``swordfish.web``'s
+#: WSGI/ASGI apps serve it.
+HTTP_TRANSPORT = "http"
+#: ``transport=`` values of the HTTP-aware entry points (client factories, CLI).
+CLIENT_TRANSPORTS = (*TRANSPORTS, HTTP_TRANSPORT)
 
 
 def check_choice(what: str, value: object, choices: Sequence[str]) -> str:

@@ -33,12 +33,26 @@ class Context:
     peer: the remote address as ``"host:port"`` when a driver knows it.
     seqid: the wire sequence id, when a driver has assigned one.
     attributes: free-form values filters share with each other (trace ids, retry counts).
+    reply_headers: headers of the reply. On a server: what the handler or a filter wants sent
+        back (``set_reply_header``, or assign a dict); on a client: what the reply carried,
+        set by the driver once the call returns. Only THeader connections carry them; ``None``
+        when there are none.
     """
 
     deadline: float | None = None
     peer: str | None = None
     seqid: int | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
+    reply_headers: dict[str, str] | None = None
+
+    def set_reply_header(self, key: str, value: str) -> None:
+        """Add one reply header (creating the dict on first use)."""
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise TypeError(f"reply headers are str: str, got {key!r}: {value!r}")
+        headers = self.reply_headers
+        if headers is None:
+            headers = self.reply_headers = {}
+        headers[key] = value
 
     def time_left(self, now: float) -> float | None:
         """Seconds until the deadline (may be negative), or ``None`` without a deadline."""
@@ -51,6 +65,9 @@ class Request:
 
     service: on a multiplexed server, the service name the caller used (the ``"Calc"`` of
         ``"Calc:add"``); ``None`` when the call was not multiplexed.
+    headers: string headers of the call. On a server, the info headers the request carried
+        (THeader); on a client, what is sent with it (a filter may add to them). Reply headers
+        travel on ``context.reply_headers``.
     """
 
     method: MethodSpec

@@ -18,6 +18,7 @@ from typing import Any
 from ..model.application import ApplicationExceptionType, TApplicationException
 from ..model.service import MethodSpec, ServiceSpec
 from ..model.struct import Struct
+from .context import SCOPE_VAR, outgoing_headers, record_reply_headers
 from .request import Context, Request, Response
 from .service import Service
 
@@ -135,9 +136,12 @@ class Stub(MethodTable):
 
     service: where requests go (a driver's terminal service, usually wrapped in filters).
     make_context: builds each call's ``Context`` (the driver sets its deadline there).
+    headers: headers sent with every call (read at each call, so the owner may change the
+        mapping later), overlaid with those of the current ``call_headers`` scope; the reply's
+        headers are recorded in that scope (``scope.reply``), even when the call raises.
     """
 
-    __slots__ = ("_sf_make_context", "_sf_service")
+    __slots__ = ("_sf_headers", "_sf_make_context", "_sf_service")
 
     def __init__(
         self,
@@ -145,13 +149,20 @@ class Stub(MethodTable):
         service: Service[Request, Response],
         *,
         make_context: Callable[[MethodSpec], Context] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         self._sf_service = service
         self._sf_make_context = make_context
+        self._sf_headers = headers
         super().__init__(spec, self._sf_invoke)
 
     def _sf_invoke(self, method: MethodSpec, args: Struct) -> Any:
         make = self._sf_make_context
         context = make(method) if make is not None else Context()
-        request = Request(method, args, {}, context)
-        return unwrap(method, self._sf_service(request))
+        if not self._sf_headers and SCOPE_VAR.get() is None:  # no headers: the hot path
+            return unwrap(method, self._sf_service(Request(method, args, {}, context)))
+        request = Request(method, args, outgoing_headers(self._sf_headers) or {}, context)
+        try:
+            return unwrap(method, self._sf_service(request))
+        finally:
+            record_reply_headers(request.context.reply_headers)

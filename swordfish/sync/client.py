@@ -25,11 +25,10 @@ from __future__ import annotations
 import ssl
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Any, Self
 
-from ..codec import get_codec
 from ..errors import (
     ConnectionClosedError,
     LocalProtocolError,
@@ -37,7 +36,7 @@ from ..errors import (
     Rejected,
     TransportTimeout,
 )
-from ..framing import make_framer
+from ..framing import wire_format
 from ..limits import DEFAULT_LIMITS, Limits
 from ..model.service import MethodSpec
 from ..protocol import (
@@ -74,7 +73,9 @@ class ConnectionService(Service[Request, Response]):
     """The client's terminal service: sends a request on its connection and reads the reply.
 
     It returns the result struct (``None`` for oneway) and raises ``TApplicationException``
-    for an exception reply; ``Stub`` turns that into a Python value.
+    for an exception reply; ``Stub`` turns that into a Python value. ``request.headers`` go
+    out with the call and the reply's headers land on ``request.context.reply_headers``
+    (THeader protocols; others carry none).
     """
 
     role = "connection"
@@ -93,6 +94,7 @@ class ConnectionService(Service[Request, Response]):
         service_name: str | None = None,
         ssl_context: ssl.SSLContext | None = None,
         server_hostname: str | None = None,
+        header_transforms: Iterable[str] = (),
     ) -> None:
         self.spec = resolve_service(service)
         #: Multiplexed: calls go out as ``"<service_name>:<method>"``; ``None``: plain names.
@@ -109,7 +111,10 @@ class ConnectionService(Service[Request, Response]):
         self.ssl_context = ssl_context
         self.server_hostname = server_hostname
         self.limits = limits or DEFAULT_LIMITS
-        self._codec = get_codec(self.protocol, self.limits)
+        self.wire = wire_format(
+            self.protocol, self.transport, self.limits, header_transforms=header_transforms
+        )
+        self._codec = self.wire.codec
         self._lock = threading.Lock()
         self._stream: SyncStream | None = None
         self._conn: ClientConnection | None = None
@@ -150,7 +155,7 @@ class ConnectionService(Service[Request, Response]):
             timeout = remaining
         self._replied = False
         stream = connect_tcp(self.host, self.port, timeout, self.ssl_context, self.server_hostname)
-        framer = make_framer(self.transport, self._codec, self.limits)
+        framer = self.wire.new_framer()
         self._stream, self._conn = (
             stream,
             ClientConnection(self.spec, self._codec, framer, service_name=self.service_name),
@@ -162,7 +167,7 @@ class ConnectionService(Service[Request, Response]):
             raise Rejected(f"{request.name}: the client is closed")
         stream, conn = self._connect(deadline)
         try:
-            seqid, data = conn.send_call(request.method, request.args)
+            seqid, data = conn.send_call(request.method, request.args, request.headers)
         except LocalProtocolError:
             # Encoding failed before anything was written: the stream is still in sync, so
             # keep it unless the engine itself gave up on it.
@@ -175,6 +180,8 @@ class ConnectionService(Service[Request, Response]):
             if request.method.oneway:
                 return None
             event = self._read_reply(stream, conn, request.method, seqid, deadline)
+            if event.headers is not None:
+                request.context.reply_headers = event.headers
         except ConnectionClosedError as exc:
             self._drop()
             if stream.tls and not self._replied and TLS_CLOSE_HINT not in str(exc):
@@ -267,6 +274,11 @@ class Client:
         client certificate for mutual TLS). The handshake is part of connecting, bounded by
         ``connect_timeout``; a rejected certificate is a ``TransportError``.
     server_hostname: the name the server's certificate must carry (default ``host``).
+    headers: string headers sent with every call (``client.headers``, a dict you may change);
+        ``swordfish.call_headers`` adds per-call ones and reads the reply's. Only the THeader
+        protocols ("header", "header-compact") put headers on the wire.
+    header_transforms: THeader payload transforms for the calls sent (``("zlib",)``); the
+        server answers compressed calls compressed.
 
     Use as a context manager, or call ``close()``; a closed client refuses calls with
     ``Rejected``. See the module docstring for connection and threading rules.
@@ -287,6 +299,8 @@ class Client:
         service_name: str | None = None,
         ssl_context: ssl.SSLContext | None = None,
         server_hostname: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        header_transforms: Iterable[str] = (),
     ) -> None:
         self.connection = ConnectionService(
             service,
@@ -299,12 +313,18 @@ class Client:
             service_name=service_name,
             ssl_context=ssl_context,
             server_hostname=server_hostname,
+            header_transforms=header_transforms,
         )
         self.service = self.connection.spec
+        #: Headers sent with every call (mutable).
+        self.headers: dict[str, str] = dict(headers or {})
         self.timeout = timeout
         self.stack = filters if isinstance(filters, Stack) else Stack(filters)
         self.stub = Stub(
-            self.service, self.stack.build(self.connection), make_context=self._make_context
+            self.service,
+            self.stack.build(self.connection),
+            make_context=self._make_context,
+            headers=self.headers,
         )
 
     def _make_context(self, method: MethodSpec) -> Context:
@@ -342,7 +362,7 @@ class Client:
 
     def __getattr__(self, name: str) -> Any:
         # Reached only for names that are not the client's own: IDL methods.
-        if name.startswith("__") or name in ("stub", "service", "connection"):
+        if name.startswith("__") or name in ("stub", "service", "connection", "headers"):
             raise AttributeError(name)
         return getattr(self.stub, name)
 

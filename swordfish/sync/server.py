@@ -80,9 +80,8 @@ from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Self
 
-from ..codec import get_codec
 from ..errors import ProtocolError, TransportError
-from ..framing import make_framer
+from ..framing import wire_format
 from ..limits import DEFAULT_LIMITS, Limits
 from ..model.application import ApplicationExceptionType, TApplicationException
 from ..model.service import ServiceSpec
@@ -149,7 +148,7 @@ class _Connection:
     def __init__(self, server: Server, sock: socket.socket, address: object) -> None:
         self.server = server
         self.stream = SyncStream(sock, format_address(address))
-        framer = make_framer(server.transport, server._codec, server.limits)
+        framer = server.wire.new_framer(server=True)
         self.engine = ServerConnection(server.spec, server._codec, framer)
         self.last_active = time.monotonic()
         # TLS: no call is read before the handshake is complete, which must be by then.
@@ -261,7 +260,7 @@ class _Connection:
         request = Request(
             call.method,
             call.args,
-            {},
+            call.headers or {},
             Context(peer=self.stream.peer, seqid=call.seqid),
             call.service,
         )
@@ -287,7 +286,9 @@ class _Connection:
             )
         if error is None and result is not None:
             try:
-                return self._write(self.engine.send_reply(call, result))
+                return self._write(
+                    self.engine.send_reply(call, result, request.context.reply_headers)
+                )
             except Exception as exc:
                 # The handler returned something the IDL type cannot carry (wrong type, out of
                 # range, required field unset): tell the client rather than hang up on it.
@@ -297,7 +298,7 @@ class _Connection:
                     ApplicationExceptionType.INTERNAL_ERROR,
                 )
         assert error is not None
-        return self._write(self.engine.send_exception(call, error))
+        return self._write(self.engine.send_exception(call, error, request.context.reply_headers))
 
     def _write(self, data: bytes) -> bool:
         try:
@@ -391,6 +392,12 @@ class Server:
     ssl_context: serve TLS (``swordfish.tls.server_context`` builds one; a context with
         ``verify_mode=CERT_REQUIRED`` makes it mutual TLS). handshake_timeout: seconds a
         client has to complete the TLS handshake (see "TLS" in the module docstring).
+    header_transforms: with the THeader protocols ("header", "header-compact"), payload
+        transforms for every reply (``("zlib",)``); without it replies are compressed only to
+        peers that compress their calls. A THeader server also answers plain framed or
+        unframed binary/compact clients, in their own format. Handlers read a call's
+        headers with ``swordfish.current_headers()`` and add reply headers with
+        ``swordfish.set_reply_header(key, value)``.
     sock: an already listening socket to serve on instead of binding ``host``/``port`` (a
         pre-fork supervisor binds once and hands each worker the socket). The server closes
         its own descriptor of it on stop; other processes sharing it keep accepting. A unix
@@ -431,6 +438,7 @@ class Server:
         services: Mapping[str, tuple[object, object]] | None = None,
         ssl_context: ssl.SSLContext | None = None,
         handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
+        header_transforms: Iterable[str] = (),
     ) -> None:
         #: What the protocol engine serves: one spec, or multiplexed name -> spec.
         self.spec: ServiceSpec | dict[str, ServiceSpec]
@@ -485,7 +493,11 @@ class Server:
             raise ValueError(f"handshake_timeout must be positive, got {handshake_timeout!r}")
         self.handshake_timeout = float(handshake_timeout)
         self.limits = limits or DEFAULT_LIMITS
-        self._codec = get_codec(self.protocol, self.limits)
+        #: The resolved protocol and transport: codec and per-connection framers.
+        self.wire = wire_format(
+            self.protocol, self.transport, self.limits, header_transforms=header_transforms
+        )
+        self._codec = self.wire.codec
         self.stack = filters if isinstance(filters, Stack) else Stack(filters)
         self.service: Service[Request, Response] = self.stack.build(terminal)
 
