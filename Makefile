@@ -16,7 +16,7 @@ PY     := $(BIN)/python
 STAMPS := $(VENV)/.stamps
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test check pytest thrift-compiler fuzz clean
+.PHONY: help demo test check pytest thrift-compiler node-peer fuzz clean
 
 help:
 	@echo "make demo    run the calculator demo (server + client over loopback)"
@@ -60,6 +60,24 @@ thrift-compiler:
 	         "Apache interop tests will skip (and fail under CI=true)" >&2; \
 	fi
 
+# The Node.js interop tests run the npm `thrift` package pinned in tests/interop/node/
+# package-lock.json, installed into tests/interop/node/node_modules (git-ignored) with `npm ci`.
+# Reinstall only when the lock file is newer than the install; without npm (or offline) say
+# so: those tests skip, and fail under CI=true.
+NODE_PEER := tests/interop/node
+node-peer:
+	@if [ -f $(NODE_PEER)/node_modules/.package-lock.json ] && \
+	    [ $(NODE_PEER)/node_modules/.package-lock.json -nt $(NODE_PEER)/package-lock.json ]; then \
+	    :; \
+	elif command -v npm >/dev/null 2>&1; then \
+	    echo "installing the pinned npm 'thrift' package (for the Node interop tests)"; \
+	    npm ci --prefix $(NODE_PEER) --no-audit --no-fund --loglevel=error || \
+	    echo "warning: 'npm ci' failed in $(NODE_PEER); Node interop tests will skip" \
+	         "(and fail under CI=true)" >&2; \
+	else \
+	    echo "warning: no 'npm' (Node.js); Node interop tests will skip (and fail under CI=true)" >&2; \
+	fi
+
 check: $(STAMPS)/install-test $(STAMPS)/ext
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -67,10 +85,10 @@ check: $(STAMPS)/install-test $(STAMPS)/ext
 	$(BIN)/lint-imports --no-cache
 	$(PY) scripts/check_contracts.py
 
-pytest: $(STAMPS)/install-test $(STAMPS)/ext thrift-compiler
+pytest: $(STAMPS)/install-test $(STAMPS)/ext thrift-compiler node-peer
 	$(PY) -m pytest
 
-test: $(STAMPS)/install-test $(STAMPS)/ext thrift-compiler
+test: $(STAMPS)/install-test $(STAMPS)/ext thrift-compiler node-peer
 	$(MAKE) check
 	$(PY) -m pytest
 

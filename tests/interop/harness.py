@@ -188,3 +188,29 @@ def peer_argv(
         if finite_doubles_only:
             argv.append("--finite-doubles-only")
     return argv
+
+
+# -- Node.js peers (tests/interop/node/, used by test_node_interop.py) --------------------------
+
+NODE_DIR = INTEROP_DIR / "node"
+#: Where `make node-peer` (npm ci) installs the pinned npm `thrift` package.
+NODE_MODULES = NODE_DIR / "node_modules"
+
+
+def node_peer_argv(
+    role: str,
+    protocol: str,
+    transport: str,
+    *,
+    node: str,
+    gen_dir: Path,
+    port: int = 0,
+    extra: list[str] | None = None,
+) -> list[str]:
+    """Command line of ``node/{role}.js`` (role: ``server`` or ``client``); ``extra`` holds
+    the TLS and check-table options (see node/common.js and node/client.js)."""
+    argv = [node, str(NODE_DIR / f"{role}.js"), "--gen-dir", str(gen_dir)]
+    argv += ["--protocol", protocol, "--transport", transport, "--port", str(port)]
+    if role == "client":
+        argv.append("--verbose")
+    return argv + list(extra or ())
