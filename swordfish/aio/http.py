@@ -11,6 +11,9 @@ shared sans-IO ``HttpExchange``. What differs:
   ``TransportTimeout`` (``timeout``) or ``DeadlineExceeded`` (an absolute ``deadline``), and
   its connection is closed. Cancelling the awaiting task closes it too.
 - ``client.with_options(timeout=..., deadline=...)`` gives a stub whose calls use those.
+
+Headers (``headers=``, ``client.headers``, ``swordfish.call_headers``, ``http_headers=``) and
+THeader (``protocol="header"``, ``header_transforms=``) follow the sync client's rules.
 """
 
 from __future__ import annotations
@@ -24,14 +27,14 @@ from typing import Any, Self
 
 import httpx
 
-from ..codec import get_codec
-from ..errors import DeadlineExceeded, Rejected, TransportTimeout
-from ..framing.http import HTTP_PROTOCOLS, HttpStatusError, content_type
+from ..errors import DeadlineExceeded, LocalProtocolError, Rejected, TransportTimeout
+from ..framing.http import HTTP_PROTOCOLS, HttpStatusError, content_type, http_wire
 from ..limits import DEFAULT_LIMITS, Limits
 from ..model.service import MethodSpec
 from ..model.struct import Struct
+from ..rpc.context import SCOPE_VAR, outgoing_headers, record_reply_headers
 from ..rpc.filter import AnyAsyncFilter, Stack
-from ..rpc.http import HttpExchange, http_url, map_http_error
+from ..rpc.http import HttpExchange, check_http_headers, http_url, map_http_error
 from ..rpc.options import (
     check_choice,
     check_positive_int,
@@ -64,6 +67,7 @@ class AsyncHttpConnectionService(AsyncService[Request, Response]):
 
     It reads ``request.context.deadline`` (a filter may change it) and raises the error class
     stored under ``TIMEOUT_ERROR_KEY`` (default ``DeadlineExceeded``) when it passes.
+    ``request.headers`` and reply headers: as for ``swordfish.sync.http.HttpConnectionService``.
     """
 
     role = "connection"
@@ -82,7 +86,8 @@ class AsyncHttpConnectionService(AsyncService[Request, Response]):
         server_hostname: str | None = None,
         pool_size: int = DEFAULT_POOL_SIZE,
         keepalive_expiry: float | None = DEFAULT_KEEPALIVE_EXPIRY,
-        headers: Mapping[str, str] | None = None,
+        http_headers: Mapping[str, str] | None = None,
+        header_transforms: Iterable[str] = (),
     ) -> None:
         self.spec = resolve_service(service)
         self.service_name = service_name
@@ -96,9 +101,9 @@ class AsyncHttpConnectionService(AsyncService[Request, Response]):
         self.pool_size = check_positive_int("pool_size", pool_size)
         self.keepalive_expiry = check_timeout("keepalive_expiry", keepalive_expiry)
         self.limits = limits or DEFAULT_LIMITS
-        self._codec = get_codec(self.protocol, self.limits)
+        self.wire = http_wire(self.protocol, self.limits, header_transforms=header_transforms)
         kind = content_type(self.protocol)
-        self.headers = {"Content-Type": kind, "Accept": kind, **(headers or {})}
+        self.http_headers = {"Content-Type": kind, "Accept": kind, **_checked(http_headers)}
         self._extensions = {} if server_hostname is None else {"sni_hostname": server_hostname}
         self._closed = False
         self._http = httpx.AsyncClient(
@@ -124,14 +129,24 @@ class AsyncHttpConnectionService(AsyncService[Request, Response]):
             raise Rejected(f"{name}: the client is closed")
         context = request.context
         deadline = context.deadline
-        exchange = HttpExchange(
-            self.spec, self._codec, self.limits, request.method, request.args, self.service_name
-        )
+        wire = self.wire
+        headers = request.headers
+        http_headers = self.http_headers
+        if wire.is_header:
+            exchange = HttpExchange(
+                self.spec, wire, request.method, request.args, self.service_name, headers
+            )
+        else:
+            if headers:  # no place for them in the body: HTTP headers (checked before sending)
+                http_headers = {**http_headers, **check_http_headers(headers, name)}
+            exchange = HttpExchange(
+                self.spec, wire, request.method, request.args, self.service_name
+            )
         context.seqid = exchange.seqid
         left = None if deadline is None else deadline - time.monotonic()
         try:
             async with asyncio.timeout(left):
-                status, reason, body = await self._post(exchange)
+                status, reason, body = await self._post(exchange, http_headers)
         except TimeoutError as exc:
             if isinstance(exc, TransportTimeout):
                 raise
@@ -139,16 +154,22 @@ class AsyncHttpConnectionService(AsyncService[Request, Response]):
             raise error(
                 f"{name}: no reply from {self.url} in time; the connection was closed"
             ) from None
-        return exchange.outcome(self.url, status, reason, body)
+        try:
+            return exchange.outcome(self.url, status, reason, body)
+        finally:
+            if exchange.reply_headers is not None:
+                context.reply_headers = exchange.reply_headers
 
-    async def _post(self, exchange: HttpExchange) -> tuple[int, str, bytes]:
+    async def _post(
+        self, exchange: HttpExchange, http_headers: dict[str, str]
+    ) -> tuple[int, str, bytes]:
         name = exchange.method.name
         try:
             async with self._http.stream(
                 "POST",
                 self.url,
                 content=exchange.body,
-                headers=self.headers,
+                headers=http_headers,
                 extensions=self._extensions,
             ) as response:
                 declared = response.headers.get("content-length")
@@ -178,13 +199,23 @@ class AsyncHttpConnectionService(AsyncService[Request, Response]):
         return f"<AsyncHttpConnectionService {self.url}{' closed' if self._closed else ''}>"
 
 
+def _checked(http_headers: Mapping[str, str] | None) -> dict[str, str]:
+    """``http_headers=`` checked when the client is built: a ``ValueError`` names a bad one."""
+    try:
+        return check_http_headers(http_headers or {}, "http_headers")
+    except LocalProtocolError as exc:
+        raise ValueError(str(exc)) from None
+
+
 class AsyncHttpClient:
     """An asyncio Thrift-over-HTTP client for one service: ``await client.add(1, 2)``.
 
     Options as for ``swordfish.sync.http.HttpClient`` (url or host/port/path, protocol,
     timeout, connect_timeout, limits, service_name, ssl_context, server_hostname, pool_size,
-    keepalive_expiry, headers); ``filters`` are ``AsyncFilter``s. Connections open on demand,
-    so ``connect()`` (which ``make_aio_client`` awaits) has nothing to do.
+    keepalive_expiry, headers, http_headers, header_transforms); ``filters`` are
+    ``AsyncFilter``s. ``client.headers`` is the mutable dict of headers sent with every call.
+    Connections open on demand, so ``connect()`` (which ``make_aio_client`` awaits) has
+    nothing to do.
     """
 
     def __init__(
@@ -206,6 +237,8 @@ class AsyncHttpClient:
         pool_size: int = DEFAULT_POOL_SIZE,
         keepalive_expiry: float | None = DEFAULT_KEEPALIVE_EXPIRY,
         headers: Mapping[str, str] | None = None,
+        http_headers: Mapping[str, str] | None = None,
+        header_transforms: Iterable[str] = (),
     ) -> None:
         if url is None:
             url = http_url(host, port, path, tls=ssl_context is not None)
@@ -226,9 +259,12 @@ class AsyncHttpClient:
             server_hostname=server_hostname,
             pool_size=pool_size,
             keepalive_expiry=keepalive_expiry,
-            headers=headers,
+            http_headers=http_headers,
+            header_transforms=header_transforms,
         )
         self.service = self.connection.spec
+        #: Headers sent with every call (mutable).
+        self.headers: dict[str, str] = dict(headers or {})
         self.timeout = check_timeout("timeout", timeout)
         self.stack = filters if isinstance(filters, Stack) else Stack(filters)
         self._chain: AsyncService[Request, Response] = self.stack.build_async(self.connection)
@@ -250,7 +286,12 @@ class AsyncHttpClient:
         return self
 
     def _request(
-        self, method: MethodSpec, args: Struct, timeout: float | None, deadline: float | None
+        self,
+        method: MethodSpec,
+        args: Struct,
+        timeout: float | None,
+        deadline: float | None,
+        headers: dict[str, str] | None = None,
     ) -> Request:
         if timeout is _UNSET:
             timeout = self.timeout
@@ -260,7 +301,10 @@ class AsyncHttpClient:
         if deadline is not None and (by_timeout is None or deadline <= by_timeout):
             at, error = deadline, DeadlineExceeded
         return Request(
-            method, args, {}, Context(deadline=at, attributes={TIMEOUT_ERROR_KEY: error})
+            method,
+            args,
+            headers or {},
+            Context(deadline=at, attributes={TIMEOUT_ERROR_KEY: error}),
         )
 
     async def _invoke(
@@ -271,7 +315,13 @@ class AsyncHttpClient:
         timeout: float | None = _UNSET,
         deadline: float | None = None,
     ) -> Any:
-        return unwrap(method, await self._chain(self._request(method, args, timeout, deadline)))
+        if not self.headers and SCOPE_VAR.get() is None:  # no headers: the hot path
+            return unwrap(method, await self._chain(self._request(method, args, timeout, deadline)))
+        request = self._request(method, args, timeout, deadline, outgoing_headers(self.headers))
+        try:
+            return unwrap(method, await self._chain(request))
+        finally:
+            record_reply_headers(request.context.reply_headers)
 
     def with_options(
         self, *, timeout: float | None = _UNSET, deadline: float | None = None
@@ -299,7 +349,13 @@ class AsyncHttpClient:
             if found is None:
                 raise AttributeError(f"service {self.service.name} has no method {method!r}")
             spec = found
-        return await self._chain(self._request(spec, args, timeout, deadline))
+        headers = outgoing_headers(self.headers)
+        request = self._request(spec, args, timeout, deadline, headers)
+        try:
+            return await self._chain(request)
+        finally:
+            if headers is not None:
+                record_reply_headers(request.context.reply_headers)
 
     async def close(self) -> None:
         """Close the pooled connections and refuse later calls. Idempotent."""
@@ -318,7 +374,7 @@ class AsyncHttpClient:
 
     def __getattr__(self, name: str) -> Any:
         # Reached only for names that are not the client's own: IDL methods.
-        if name.startswith("__") or name in ("stub", "service", "connection"):
+        if name.startswith("__") or name in ("stub", "service", "connection", "headers"):
             raise AttributeError(name)
         return getattr(self.stub, name)
 

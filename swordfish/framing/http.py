@@ -8,28 +8,36 @@ the protocol: servers ignore it. A oneway call is answered ``200`` with an empty
 This module holds what the HTTP clients (``swordfish.sync.http``, ``swordfish.aio.http``) and
 the WSGI/ASGI apps (``swordfish.web``) must agree on and that knows nothing of sockets:
 
-- ``body_framer``: the one place that decides how a body is split into messages. Bodies are
-  unframed today; a THeader body would be chosen here, and nowhere else.
+- ``http_wire`` / ``body_framer``: the one place that decides what a body holds. With
+  ``binary``, ``compact`` and ``json`` a body is one unframed message; with the THeader
+  protocols (``header``, ``header-compact``) it is one THeader frame (info headers, the zlib
+  transform, a protocol id), exactly what Apache's ``THeaderTransport`` writes when it wraps
+  ``THttpClient``: the frame's own length first, no second framing. A server's header
+  framer (``server=True``) also takes a plain unframed or framed binary/compact body and
+  answers it in kind: the framer is fresh for every body, so that detection costs nothing and
+  a header endpoint also serves plain ``THttpClient`` callers.
 - ``content_type`` (what we send) and ``content_type_problem`` (what we accept). Apache's
   servers send ``application/x-thrift`` whatever the protocol and never look at the request's
   type; the JavaScript client labels JSON ``application/vnd.apache.thrift.json``, and IANA
   registered ``application/vnd.apache.thrift.{binary,compact,json}``. So we send
-  ``application/x-thrift`` for binary and compact and the ``.json`` type for JSON, and accept
-  anything except a type that *names* a different Thrift protocol than the one served.
+  ``application/x-thrift`` for binary, compact and THeader and the ``.json`` type for JSON,
+  and accept anything except a type that *names* a different Thrift protocol than the one
+  served (a THeader endpoint, which also answers plain binary and compact, refuses only JSON).
 - ``HttpStatusError``: the client's error for a response that is not ``200``.
 """
 
 from __future__ import annotations
 
-from ..codec import CODEC_NAMES
-from ..codec.base import Codec
+from collections.abc import Iterable
+
 from ..errors import TransportError
-from ..limits import DEFAULT_LIMITS, Limits
+from ..limits import Limits
+from . import HEADER_PROTOCOLS, PROTOCOLS, WireFormat, wire_format
 from .base import Framer
+from .header import HeaderFramer
 from .unframed import UnframedFramer
 
 __all__ = [
-    "BODY_FRAMINGS",
     "CONTENT_TYPE_JSON",
     "CONTENT_TYPE_THRIFT",
     "HTTP_PROTOCOLS",
@@ -37,6 +45,7 @@ __all__ = [
     "body_framer",
     "content_type",
     "content_type_problem",
+    "http_wire",
 ]
 
 #: Apache's label for Thrift bodies of any protocol (what ``THttpClient`` and ``THttpServer``
@@ -45,11 +54,9 @@ CONTENT_TYPE_THRIFT = "application/x-thrift"
 #: The JSON protocol's label (Apache's JavaScript client; registered with IANA).
 CONTENT_TYPE_JSON = "application/vnd.apache.thrift.json"
 
-#: ``protocol=`` values over HTTP: the codecs (a body is one unframed message of one of them).
-HTTP_PROTOCOLS = CODEC_NAMES
-
-#: How a body may be framed: only "buffered" (one unframed message) for now.
-BODY_FRAMINGS = ("buffered",)
+#: ``protocol=`` values over HTTP: the codecs (a body is one unframed message of one of them)
+#: and the THeader protocols (a body is one header frame around binary or compact).
+HTTP_PROTOCOLS = PROTOCOLS
 
 # Registered types that name one protocol: a body labelled with one of them is not for a
 # server of another protocol.
@@ -60,18 +67,32 @@ _NAMED = {
 }
 
 
-def body_framer(codec: Codec, limits: Limits | None = None, framing: str = "buffered") -> Framer:
-    """A fresh framer for one HTTP body (request or response), of ``framing`` (see
-    ``BODY_FRAMINGS``)."""
-    if framing != "buffered":
-        raise ValueError(
-            f"unknown HTTP body framing {framing!r}; choose one of: {', '.join(BODY_FRAMINGS)}"
+def http_wire(
+    protocol: str, limits: Limits | None = None, *, header_transforms: Iterable[str] = ()
+) -> WireFormat:
+    """``protocol=`` (one of ``HTTP_PROTOCOLS``, already checked) resolved once per client or
+    app: the codec and, for the THeader protocols, the transforms of what this side sends
+    (``("zlib",)``; a ``ValueError`` for other protocols, as on the TCP drivers)."""
+    return wire_format(protocol, "buffered", limits, header_transforms=header_transforms)
+
+
+def body_framer(wire: WireFormat, *, server: bool = False) -> Framer:
+    """A fresh framer for one HTTP body (request or response) of ``wire``'s protocol.
+
+    The codecs: one unframed message. THeader: one header frame (``HeaderFramer`` with no
+    outer framing); ``server=True`` also accepts a plain unframed or framed binary/compact
+    body, answered in its own format, and answers a deflated call deflated.
+    """
+    if wire.protocol in HEADER_PROTOCOLS:
+        return HeaderFramer(
+            wire.codec, wire.limits, transforms=wire.header_transforms, accept_plain=server
         )
-    return UnframedFramer(codec, limits or DEFAULT_LIMITS)
+    return UnframedFramer(wire.codec, wire.limits)
 
 
 def content_type(protocol: str) -> str:
-    """The ``Content-Type`` (and ``Accept``) to send with bodies of ``protocol``."""
+    """The ``Content-Type`` (and ``Accept``) to send with bodies of ``protocol``
+    (``application/x-thrift`` for THeader too: what Apache's ``THttpClient`` sends)."""
     return CONTENT_TYPE_JSON if protocol == "json" else CONTENT_TYPE_THRIFT
 
 
@@ -82,13 +103,16 @@ def content_type_problem(value: str | None, protocol: str) -> str | None:
     ``application/json`` and unknown types are all accepted (Apache's clients label every
     protocol ``application/x-thrift``; the body decides). Only a registered Thrift type that
     names another protocol is refused, so that a client speaking the wrong protocol is told so
-    instead of getting a parse error.
+    instead of getting a parse error. A THeader endpoint takes plain binary and compact bodies
+    too, so it refuses only a JSON label.
     """
     if not value:
         return None
     media = value.split(";", 1)[0].strip().lower()
     named = _NAMED.get(media)
     if named is None or named == protocol:
+        return None
+    if protocol in HEADER_PROTOCOLS and named != "json":
         return None
     return f"this endpoint speaks the {protocol} protocol, but the request is {media}"
 

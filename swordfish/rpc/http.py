@@ -6,28 +6,57 @@ response into the call's result struct, a raised ``TApplicationException``, or a
 ``HttpStatusError`` for a status other than 200, ``RemoteProtocolError`` for a body that is
 not exactly the reply to this call. The drivers only move the bytes (``swordfish.sync.http``
 with a blocking pool, ``swordfish.aio.http`` with an asyncio one).
+
+With the THeader protocols the body is one header frame (``framing.http.body_framer``): the
+call's info headers go in it and the reply's come out on ``HttpExchange.reply_headers``. The
+plain protocols have no place for headers in the body; ``check_http_headers`` checks that
+headers can go out as HTTP request headers instead.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from ..codec.base import Codec
 from ..errors import (
     ConnectionClosedError,
     LimitExceeded,
+    LocalProtocolError,
     RemoteProtocolError,
     TransportError,
     TransportTimeout,
 )
+from ..framing import WireFormat
 from ..framing.http import HttpStatusError, body_framer
-from ..limits import Limits
 from ..model.service import MethodSpec, ServiceSpec
 from ..model.struct import Struct
 from ..protocol import ClientConnection, ConnectionClosed, ExceptionReply, Reply
 from .request import Response
 
-__all__ = ["HttpExchange", "http_url", "map_http_error"]
+__all__ = ["HttpExchange", "check_http_headers", "http_url", "map_http_error"]
+
+# RFC 9110: a field name is a token; a value here is visible ASCII, spaces and tabs (httpx
+# encodes header values as ASCII).
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_VALUE = re.compile(r"[\t\x20-\x7e]*")
+
+
+def check_http_headers(headers: Mapping[str, str], what: str) -> dict[str, str]:
+    """``headers`` as a dict, or ``LocalProtocolError`` naming the first one that cannot be an
+    HTTP request header (a name that is not a token, a value with a line break or a
+    character outside ASCII): said before anything is sent, and naming ``what``."""
+    checked: dict[str, str] = {}
+    for name, value in headers.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise LocalProtocolError(f"{what}: headers must be str: str, got {name!r}: {value!r}")
+        if not _TOKEN.fullmatch(name) or not _VALUE.fullmatch(value):
+            raise LocalProtocolError(
+                f"{what}: {name!r}: {value!r} cannot be sent as an HTTP header (only the THeader "
+                "protocols carry arbitrary info headers)"
+            )
+        checked[name] = value
+    return checked
 
 
 def map_http_error(name: str, url: str, exc: Exception) -> TransportError:
@@ -74,24 +103,27 @@ def http_url(host: str, port: int, path: str | None, *, tls: bool) -> str:
 class HttpExchange:
     """The request body for one call, then the call's outcome from the HTTP response."""
 
-    __slots__ = ("_conn", "_limits", "body", "method", "seqid")
+    __slots__ = ("_conn", "_limits", "body", "method", "reply_headers", "seqid")
 
     def __init__(
         self,
         spec: ServiceSpec,
-        codec: Codec,
-        limits: Limits,
+        wire: WireFormat,
         method: MethodSpec,
         args: Struct,
         service_name: str | None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         self._conn = ClientConnection(
-            spec, codec, body_framer(codec, limits), service_name=service_name
+            spec, wire.codec, body_framer(wire), service_name=service_name
         )
-        self._limits = limits
+        self._limits = wire.limits
         self.method = method
+        #: The reply's info headers once ``outcome`` has read a THeader reply (else ``None``).
+        self.reply_headers: dict[str, str] | None = None
         #: Raises ``LocalProtocolError`` (nothing was sent) when the args cannot be encoded.
-        self.seqid, self.body = self._conn.send_call(method, args)
+        #: ``headers`` go into a THeader body; other protocols' bodies have no place for them.
+        self.seqid, self.body = self._conn.send_call(method, args, headers)
 
     def check_length(self, declared: str | None) -> None:
         """``LimitExceeded`` when a response declares a body over ``max_frame_size``."""
@@ -115,7 +147,8 @@ class HttpExchange:
         """The result struct (``None`` for oneway); raises what the response says went wrong.
 
         A ``TApplicationException`` reply is raised as itself (an answer, not a failure of
-        the transport).
+        the transport). A THeader reply's info headers are on ``reply_headers`` afterwards,
+        whichever way it ends.
         """
         name = self.method.name
         if status != 200:
@@ -130,6 +163,7 @@ class HttpExchange:
             raise RemoteProtocolError(f"{name}: empty HTTP response body from {url}")
         if not isinstance(conn.next_event(), ConnectionClosed):
             raise RemoteProtocolError(f"{name}: bytes after the reply in the body from {url}")
+        self.reply_headers = event.headers
         if isinstance(event, ExceptionReply):
             raise event.error
         return event.result

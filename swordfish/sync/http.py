@@ -23,6 +23,13 @@ pools them. The rules:
   no way to tell), and Thrift calls are not known to be idempotent. Put a retry filter in
   ``filters`` for methods that are.
 - Oneway calls return once the server has answered 200 (it does so before running them).
+- Headers: ``headers=`` / ``client.headers`` and ``swordfish.call_headers`` are the call's
+  headers, as on ``Client``. With the THeader protocols ("header", "header-compact") they
+  are info headers inside the body (a THeader frame) and the reply's come back on
+  ``call_headers``' ``scope.reply`` (filters: ``request.context.reply_headers``). The other
+  protocols have no place for them in the body, so they go as HTTP request headers (a name
+  or value HTTP cannot carry is a ``LocalProtocolError``, raised before anything is sent).
+  ``http_headers=`` are HTTP request headers for every call, whatever the protocol.
 
 Thread safety: one ``HttpClient`` may be shared by any number of threads.
 """
@@ -37,13 +44,12 @@ from typing import Any, Self
 
 import httpx
 
-from ..codec import get_codec
-from ..errors import Rejected, TransportTimeout
-from ..framing.http import HTTP_PROTOCOLS, HttpStatusError, content_type
+from ..errors import LocalProtocolError, Rejected, TransportTimeout
+from ..framing.http import HTTP_PROTOCOLS, HttpStatusError, content_type, http_wire
 from ..limits import DEFAULT_LIMITS, Limits
 from ..model.service import MethodSpec
 from ..rpc.filter import AnyFilter, Stack
-from ..rpc.http import HttpExchange, http_url, map_http_error
+from ..rpc.http import HttpExchange, check_http_headers, http_url, map_http_error
 from ..rpc.options import check_choice, check_positive_int, check_timeout
 from ..rpc.request import Context, Request, Response
 from ..rpc.service import Service, ServiceStatus
@@ -73,6 +79,11 @@ class HttpConnectionService(Service[Request, Response]):
 
     Returns the result struct (``None`` for oneway) and raises ``TApplicationException`` for
     an exception reply, like ``ConnectionService``; ``Stub`` turns that into a Python value.
+    ``request.headers`` go out with the call (THeader: in the body; other protocols: as HTTP
+    headers) and a THeader reply's headers land on ``request.context.reply_headers``.
+
+    http_headers: HTTP request headers sent with every call (``self.http_headers`` holds them
+    with ``Content-Type`` and ``Accept``).
     """
 
     role = "connection"
@@ -91,7 +102,8 @@ class HttpConnectionService(Service[Request, Response]):
         server_hostname: str | None = None,
         pool_size: int = DEFAULT_POOL_SIZE,
         keepalive_expiry: float | None = DEFAULT_KEEPALIVE_EXPIRY,
-        headers: Mapping[str, str] | None = None,
+        http_headers: Mapping[str, str] | None = None,
+        header_transforms: Iterable[str] = (),
     ) -> None:
         self.spec = resolve_service(service)
         self.service_name = service_name
@@ -106,9 +118,9 @@ class HttpConnectionService(Service[Request, Response]):
         self.pool_size = check_positive_int("pool_size", pool_size)
         self.keepalive_expiry = check_timeout("keepalive_expiry", keepalive_expiry)
         self.limits = limits or DEFAULT_LIMITS
-        self._codec = get_codec(self.protocol, self.limits)
+        self.wire = http_wire(self.protocol, self.limits, header_transforms=header_transforms)
         kind = content_type(self.protocol)
-        self.headers = {"Content-Type": kind, "Accept": kind, **(headers or {})}
+        self.http_headers = {"Content-Type": kind, "Accept": kind, **_checked(http_headers)}
         self._extensions = {} if server_hostname is None else {"sni_hostname": server_hostname}
         self._closed = False
         self._http = httpx.Client(
@@ -140,9 +152,19 @@ class HttpConnectionService(Service[Request, Response]):
         if self._closed:
             raise Rejected(f"{name}: the client is closed")
         deadline = request.context.deadline
-        exchange = HttpExchange(
-            self.spec, self._codec, self.limits, request.method, request.args, self.service_name
-        )
+        wire = self.wire
+        headers = request.headers
+        http_headers = self.http_headers
+        if wire.is_header:
+            exchange = HttpExchange(
+                self.spec, wire, request.method, request.args, self.service_name, headers
+            )
+        else:
+            if headers:  # no place for them in the body: HTTP headers (checked before sending)
+                http_headers = {**http_headers, **check_http_headers(headers, name)}
+            exchange = HttpExchange(
+                self.spec, wire, request.method, request.args, self.service_name
+            )
         request.context.seqid = exchange.seqid
         timeouts = self._timeouts(name, deadline)
         try:
@@ -150,7 +172,7 @@ class HttpConnectionService(Service[Request, Response]):
                 "POST",
                 self.url,
                 content=exchange.body,
-                headers=self.headers,
+                headers=http_headers,
                 timeout=timeouts,
                 extensions=self._extensions,
             ) as response:
@@ -179,7 +201,11 @@ class HttpConnectionService(Service[Request, Response]):
             if self._closed:
                 raise Rejected(f"{name}: the client is closed") from exc
             raise
-        return exchange.outcome(self.url, status, reason, b"".join(chunks))
+        try:
+            return exchange.outcome(self.url, status, reason, b"".join(chunks))
+        finally:
+            if exchange.reply_headers is not None:
+                request.context.reply_headers = exchange.reply_headers
 
     def close(self) -> None:
         """Close every pooled connection; later calls fail with ``Rejected``."""
@@ -188,6 +214,14 @@ class HttpConnectionService(Service[Request, Response]):
 
     def __repr__(self) -> str:
         return f"<HttpConnectionService {self.url}{' closed' if self._closed else ''}>"
+
+
+def _checked(http_headers: Mapping[str, str] | None) -> dict[str, str]:
+    """``http_headers=`` checked when the client is built: a ``ValueError`` names a bad one."""
+    try:
+        return check_http_headers(http_headers or {}, "http_headers")
+    except LocalProtocolError as exc:
+        raise ValueError(str(exc)) from None
 
 
 class HttpClient:
@@ -200,11 +234,19 @@ class HttpClient:
     timeout, connect_timeout, limits, filters, service_name, ssl_context, server_hostname:
         as for ``swordfish.Client`` (``filters`` are sync ``Filter``s; ``service_name`` calls a
         multiplexed endpoint).
-    protocol: "binary", "compact" or "json": the one the endpoint speaks.
+    protocol: "binary", "compact" or "json": the one the endpoint speaks; or "header" /
+        "header-compact": each body a THeader frame around binary / compact (Apache's
+        ``THeaderTransport`` over ``THttpClient``).
     pool_size: connections kept open to the server at most (calls beyond wait for one).
     keepalive_expiry: seconds an idle connection is kept (``None`` = until the server closes
         it).
-    headers: extra HTTP headers sent with every call (authentication, routing).
+    headers: headers sent with every call (``client.headers``, a dict you may change), as on
+        ``Client``; ``swordfish.call_headers`` adds per-call ones and reads the reply's. THeader
+        protocols carry them as info headers in the body; the others as HTTP request headers.
+    http_headers: HTTP request headers sent with every call, whatever the protocol
+        (authentication, routing).
+    header_transforms: THeader payload transforms for the calls sent (``("zlib",)``); the
+        server answers deflated calls deflated.
 
     Use as a context manager, or call ``close()``. See the module docstring for the pooling,
     timeout and error rules.
@@ -229,6 +271,8 @@ class HttpClient:
         pool_size: int = DEFAULT_POOL_SIZE,
         keepalive_expiry: float | None = DEFAULT_KEEPALIVE_EXPIRY,
         headers: Mapping[str, str] | None = None,
+        http_headers: Mapping[str, str] | None = None,
+        header_transforms: Iterable[str] = (),
     ) -> None:
         if url is None:
             url = http_url(host, port, path, tls=ssl_context is not None)
@@ -249,13 +293,19 @@ class HttpClient:
             server_hostname=server_hostname,
             pool_size=pool_size,
             keepalive_expiry=keepalive_expiry,
-            headers=headers,
+            http_headers=http_headers,
+            header_transforms=header_transforms,
         )
         self.service = self.connection.spec
+        #: Headers sent with every call (mutable).
+        self.headers: dict[str, str] = dict(headers or {})
         self.timeout = check_timeout("timeout", timeout)
         self.stack = filters if isinstance(filters, Stack) else Stack(filters)
         self.stub = Stub(
-            self.service, self.stack.build(self.connection), make_context=self._make_context
+            self.service,
+            self.stack.build(self.connection),
+            make_context=self._make_context,
+            headers=self.headers,
         )
 
     def _make_context(self, method: MethodSpec) -> Context:
@@ -284,7 +334,7 @@ class HttpClient:
 
     def __getattr__(self, name: str) -> Any:
         # Reached only for names that are not the client's own: IDL methods.
-        if name.startswith("__") or name in ("stub", "service", "connection"):
+        if name.startswith("__") or name in ("stub", "service", "connection", "headers"):
             raise AttributeError(name)
         return getattr(self.stub, name)
 

@@ -4,27 +4,37 @@ Both apps answer an HTTP request the same way; only how they read the body and w
 handler differs. This module holds the rest, so the two cannot drift:
 
 - ``HttpEndpoint``: the checked options (service or multiplexed services, handler, protocol,
-  limits) and the codec, built once per app.
+  limits, THeader transforms) and the wire format, built once per app.
 - ``precheck``: method, content type and declared length, before any body byte is read.
 - ``parse_body``: the sans-IO ``ServerConnection`` fed the whole body and then EOF (the body
-  is one unframed message, see ``swordfish.framing.http``): a ``Call`` to run, or the
-  ``Answer`` to send right away (an engine-made exception reply, or 400).
+  is one unframed message, or one THeader frame: see ``swordfish.framing.http``): a ``Call``
+  to run, or the ``Answer`` to send right away (an engine-made exception reply, or 400).
+- ``make_request``: the call's ``Request``; a THeader call's info headers are
+  ``request.headers`` (``swordfish.current_headers()`` in the handler).
 - ``reply_body``: the reply bytes for a call's outcome, with the same mapping as the stream
-  servers (a ``TApplicationException`` as-is, any other failure ``INTERNAL_ERROR``).
+  servers (a ``TApplicationException`` as-is, any other failure ``INTERNAL_ERROR``),
+  carrying the reply headers the handler set (``set_reply_header``) when the protocol is
+  THeader.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 
-from ..codec import get_codec
 from ..codec.base import Codec
 from ..errors import ProtocolError
-from ..framing.http import HTTP_PROTOCOLS, body_framer, content_type, content_type_problem
+from ..framing import WireFormat
+from ..framing.http import (
+    HTTP_PROTOCOLS,
+    body_framer,
+    content_type,
+    content_type_problem,
+    http_wire,
+)
 from ..limits import DEFAULT_LIMITS, Limits
 from ..model.application import ApplicationExceptionType, TApplicationException
 from ..model.service import ServiceSpec
@@ -92,6 +102,7 @@ class HttpEndpoint:
         services: Mapping[str, tuple[object, object]] | None,
         protocol: str,
         limits: Limits | None,
+        header_transforms: Iterable[str] = (),
     ) -> None:
         #: What the engine serves: one spec, or multiplexed name -> spec.
         self.spec: ServiceSpec | dict[str, ServiceSpec]
@@ -114,7 +125,12 @@ class HttpEndpoint:
         if limits is not None and not isinstance(limits, Limits):
             raise TypeError(f"limits must be a swordfish.Limits, not {type(limits).__name__}")
         self.limits = limits or DEFAULT_LIMITS
-        self.codec: Codec = get_codec(self.protocol, self.limits)
+        #: The codec (inside the header frames for THeader) and the transforms of replies.
+        self.wire: WireFormat = http_wire(
+            self.protocol, self.limits, header_transforms=header_transforms
+        )
+        self.codec: Codec = self.wire.codec
+        self.header_transforms = self.wire.header_transforms
         self.content_type = content_type(self.protocol)
 
     @property
@@ -181,13 +197,14 @@ class Parsed:
 def parse_body(endpoint: HttpEndpoint, body: bytes, peer: str | None) -> Parsed | Answer:
     """Run the engine over one whole request body: the call in it, or the answer to send now.
 
-    A body must hold exactly one message. Malformed bytes, an empty body, a truncated message
+    A body must hold exactly one message (THeader: one header frame, or one plain binary or
+    compact message, answered in kind). Malformed bytes, an empty body, a truncated message
     or bytes after the message are a 400 (the app keeps serving). A call the engine answers by
     itself (unknown method, multiplexed name not served) is a 200 carrying its
     ``TApplicationException`` reply (empty for a oneway call), as on the stream servers.
     """
     engine = ServerConnection(
-        endpoint.spec, endpoint.codec, body_framer(endpoint.codec, endpoint.limits)
+        endpoint.spec, endpoint.codec, body_framer(endpoint.wire, server=True)
     )
     engine.receive_data(body)
     engine.receive_data(b"")
@@ -209,10 +226,11 @@ def parse_body(endpoint: HttpEndpoint, body: bytes, peer: str | None) -> Parsed 
 
 
 def make_request(parsed: Parsed, peer: str | None, headers: dict[str, str]) -> Request:
-    """The ``Request`` for a parsed call (HTTP headers under ``HTTP_HEADERS_KEY``)."""
+    """The ``Request`` for a parsed call: its THeader info headers as ``request.headers``
+    (empty for the other protocols), the HTTP headers under ``HTTP_HEADERS_KEY``."""
     call = parsed.call
     context = Context(peer=peer, seqid=call.seqid, attributes={HTTP_HEADERS_KEY: headers})
-    return Request(call.method, call.args, {}, context, call.service)
+    return Request(call.method, call.args, call.headers or {}, context, call.service)
 
 
 def reply_body(
@@ -220,12 +238,14 @@ def reply_body(
     parsed: Parsed,
     result: Response,
     error: BaseException | None,
+    headers: Mapping[str, str] | None = None,
 ) -> bytes:
     """The reply message for a two-way call that returned ``result`` or raised ``error``.
 
     ``error`` is what the filter stack raised (the dispatcher has already mapped handler
     exceptions): a ``TApplicationException`` goes back as it is, anything else becomes
-    ``INTERNAL_ERROR``; so does a result the IDL type cannot carry.
+    ``INTERNAL_ERROR``; so does a result the IDL type cannot carry. ``headers`` (the
+    request's ``context.reply_headers``) go back with either, where the protocol carries them.
     """
     engine, call = parsed.engine, parsed.call
     app_error: TApplicationException | None = None
@@ -243,11 +263,11 @@ def reply_body(
         )
     else:
         try:
-            return engine.send_reply(call, result)
+            return engine.send_reply(call, result, headers)
         except Exception as exc:
             log.exception("%s.%s: cannot encode the result", endpoint.name, call.method.name)
             app_error = TApplicationException(
                 f"cannot encode the result of {call.method.name}: {exc}",
                 ApplicationExceptionType.INTERNAL_ERROR,
             )
-    return engine.send_exception(call, app_error)
+    return engine.send_exception(call, app_error, headers)

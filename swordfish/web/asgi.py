@@ -138,7 +138,9 @@ class _AsyncDispatch(AsyncService[Request, Response]):
 class ThriftASGIApp:
     """An ASGI app serving one Thrift service (or several, multiplexed) over HTTP.
 
-    service, handler, services, protocol, limits: as for ``ThriftWSGIApp``; handler methods
+    service, handler, services, protocol, limits, header_transforms: as for
+        ``ThriftWSGIApp`` (THeader included: ``current_headers()`` / ``set_reply_header()``
+        work in async and plain methods alike); handler methods
         may be ``async def`` or plain, and the handler may be an ``AsyncService`` (single
         service only) or a sync ``Service``.
     filters: ``AsyncFilter``s (or a ``Stack`` of them), outermost first, around the handler.
@@ -155,11 +157,14 @@ class ThriftASGIApp:
         services: Mapping[str, tuple[object, object]] | None = None,
         protocol: str = "binary",
         limits: Limits | None = None,
+        header_transforms: Iterable[str] = (),
         filters: Iterable[AnyAsyncFilter] | Stack = (),
         threads: int = DEFAULT_THREADS,
         body_timeout: float | None = 30.0,
     ) -> None:
-        self.endpoint = HttpEndpoint(service, handler, services, protocol, limits)
+        self.endpoint = HttpEndpoint(
+            service, handler, services, protocol, limits, header_transforms
+        )
         self.protocol = self.endpoint.protocol
         self.limits = self.endpoint.limits
         self.threads = check_positive_int("threads", threads)
@@ -260,7 +265,7 @@ class ThriftASGIApp:
             result = await self.service(request)
         except Exception as exc:
             error = exc
-        data = reply_body(endpoint, parsed, result, error)
+        data = reply_body(endpoint, parsed, result, error, request.context.reply_headers)
         await _send(send, Answer(200, data, endpoint.content_type))
 
     async def _read_body(self, receive: Receive, length: int | None) -> bytes | Answer:

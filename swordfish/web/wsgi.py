@@ -26,6 +26,13 @@ HTTP answers:
   Thrift protocol; ``400`` for a malformed Content-Length, a body that ends early, or bytes
   that are not exactly one well-formed Thrift message. The app keeps serving after any of them.
 
+THeader (``protocol="header"`` or ``"header-compact"``): each body is one THeader frame, as
+Apache's ``THeaderTransport`` over ``THttpClient`` sends it. Handlers read the call's info
+headers with ``swordfish.current_headers()`` (filters: ``request.headers``) and add reply
+headers with ``swordfish.set_reply_header()``; a call sent with the zlib transform is answered
+deflated (``header_transforms=("zlib",)`` deflates every reply). Such an endpoint also answers
+plain binary and compact bodies (unframed or framed), in their own format.
+
 Timeouts on reading a slow client's body are the WSGI server's (gunicorn's ``--timeout`` for
 sync workers, its keep-alive for threaded ones); the app reads at most ``max_frame_size``
 bytes whatever the client sends.
@@ -72,8 +79,12 @@ class ThriftWSGIApp:
         Response]`` used as the terminal. ``async def`` methods need ``ThriftASGIApp``.
     services: several services behind one URL instead (Apache's multiplexed protocol):
         ``{"Calc": (calc.Calculator, CalcHandler()), ...}``; clients send ``"Calc:add"``.
-    protocol: "binary" (default), "compact" or "json": the one protocol this endpoint speaks.
+    protocol: "binary" (default), "compact" or "json": the one protocol this endpoint speaks;
+        or "header" / "header-compact": THeader frames around binary / compact (plain binary
+        and compact bodies are answered too; see the module docstring).
     limits: ``swordfish.Limits``; ``max_frame_size`` also bounds the request body.
+    header_transforms: THeader only: transforms applied to every reply (``("zlib",)``);
+        without it only calls that came deflated are answered deflated.
     filters: sync ``Filter``s (or a ``Stack``), outermost first, around the dispatcher. Each
         ``Request`` carries the HTTP request headers in ``context.attributes`` under
         ``swordfish.web.HTTP_HEADERS_KEY`` and the peer address in ``context.peer``.
@@ -93,10 +104,13 @@ class ThriftWSGIApp:
         services: Mapping[str, tuple[object, object]] | None = None,
         protocol: str = "binary",
         limits: Limits | None = None,
+        header_transforms: Iterable[str] = (),
         filters: Iterable[AnyFilter] | Stack = (),
         oneway_threads: int = 4,
     ) -> None:
-        self.endpoint = HttpEndpoint(service, handler, services, protocol, limits)
+        self.endpoint = HttpEndpoint(
+            service, handler, services, protocol, limits, header_transforms
+        )
         self.protocol = self.endpoint.protocol
         self.limits = self.endpoint.limits
         for name, (spec, h) in self.endpoint.handlers.items():
@@ -189,7 +203,11 @@ class ThriftWSGIApp:
             error = exc
         return _send(
             start_response,
-            Answer(200, reply_body(endpoint, parsed, result, error), endpoint.content_type),
+            Answer(
+                200,
+                reply_body(endpoint, parsed, result, error, request.context.reply_headers),
+                endpoint.content_type,
+            ),
         )
 
     def _read_body(self, environ: dict[str, Any], length: int | None, peer: str) -> bytes | Answer:

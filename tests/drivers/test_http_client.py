@@ -233,7 +233,7 @@ def test_factories(port: int) -> None:
     with pytest.raises(ValueError, match="unknown transport"):
         swordfish.Server(store.Store, Handler(), port=0, transport="http")
     with pytest.raises(ValueError, match="unknown protocol"):
-        HttpClient(store.Store, protocol="header")
+        HttpClient(store.Store, protocol="thrift")
     with pytest.raises(ValueError, match="http://"):
         HttpClient(store.Store, url="127.0.0.1:9090")
 

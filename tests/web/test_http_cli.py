@@ -127,7 +127,7 @@ def test_serve_and_call_over_https(serve: type, certs: Certs) -> None:
         (("--server", "forking"), "--transport http is served with"),
         (("--server", "prefork"), "--transport http is served with"),
         (("--server", "threaded", "--loop", "asyncio"), "--loop applies"),
-        (("--server", "threaded", "--protocol", "header"), "unknown protocol"),
+        (("--server", "threaded", "--protocol", "thrift"), "invalid choice"),
     ],
 )
 def test_serve_usage_errors(args: tuple[str, ...], message: str) -> None:

@@ -251,7 +251,7 @@ def test_wsgi_app_refuses_async_handlers_and_filters() -> None:
     with pytest.raises(TypeError, match="ThriftASGIApp"):
         ThriftWSGIApp(store.Store, http_apps.AsyncHandler())
     with pytest.raises(ValueError, match="unknown protocol"):
-        ThriftWSGIApp(store.Store, Handler(), protocol="header")
+        ThriftWSGIApp(store.Store, Handler(), protocol="thrift")
     with pytest.raises(ValueError, match="service and a handler"):
         ThriftWSGIApp(store.Store)
 
