@@ -34,7 +34,7 @@ from ..model.service import MethodSpec
 from ..model.struct import Struct
 from ..rpc.context import SCOPE_VAR, outgoing_headers, record_reply_headers
 from ..rpc.filter import AnyAsyncFilter, Stack
-from ..rpc.http import HttpExchange, check_http_headers, http_url, map_http_error
+from ..rpc.http import HttpExchange, check_http_headers, client_url, map_http_error
 from ..rpc.options import (
     check_choice,
     check_positive_int,
@@ -240,14 +240,7 @@ class AsyncHttpClient:
         http_headers: Mapping[str, str] | None = None,
         header_transforms: Iterable[str] = (),
     ) -> None:
-        if url is None:
-            url = http_url(host, port, path, tls=ssl_context is not None)
-        elif path is not None:
-            raise ValueError("give the path inside url, not as path=")
-        elif "://" not in url:
-            raise ValueError(f"url must be an http:// or https:// URL, got {url!r}")
-        else:
-            url = http_url(url, 0, None, tls=ssl_context is not None)
+        url = client_url(host, port, path, url, tls=ssl_context is not None)
         self.connection = AsyncHttpConnectionService(
             service,
             url,

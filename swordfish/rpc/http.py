@@ -34,7 +34,7 @@ from ..model.struct import Struct
 from ..protocol import ClientConnection, ConnectionClosed, ExceptionReply, Reply
 from .request import Response
 
-__all__ = ["HttpExchange", "check_http_headers", "http_url", "map_http_error"]
+__all__ = ["HttpExchange", "check_http_headers", "client_url", "http_url", "map_http_error"]
 
 # RFC 9110: a field name is a token; a value here is visible ASCII, spaces and tabs (httpx
 # encodes header values as ASCII).
@@ -98,6 +98,19 @@ def http_url(host: str, port: int, path: str | None, *, tls: bool) -> str:
         raise ValueError(f"path must start with '/', got {path!r}")
     name = f"[{host}]" if ":" in host else host
     return f"{'https' if tls else 'http'}://{name}:{port}{path}"
+
+
+def client_url(host: str, port: int, path: str | None, url: str | None, *, tls: bool) -> str:
+    """The URL an HTTP client posts to: ``url`` when given (a whole ``http[s]://`` URL, no
+    ``path``), else built from ``host``, ``port`` and ``path``. Both clients take the same
+    options, so they resolve them here alike."""
+    if url is None:
+        return http_url(host, port, path, tls=tls)
+    if path is not None:
+        raise ValueError("give the path inside url, not as path=")
+    if "://" not in url:
+        raise ValueError(f"url must be an http:// or https:// URL, got {url!r}")
+    return http_url(url, 0, None, tls=tls)
 
 
 class HttpExchange:

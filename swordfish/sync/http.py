@@ -49,7 +49,7 @@ from ..framing.http import HTTP_PROTOCOLS, HttpStatusError, content_type, http_w
 from ..limits import DEFAULT_LIMITS, Limits
 from ..model.service import MethodSpec
 from ..rpc.filter import AnyFilter, Stack
-from ..rpc.http import HttpExchange, check_http_headers, http_url, map_http_error
+from ..rpc.http import HttpExchange, check_http_headers, client_url, map_http_error
 from ..rpc.options import check_choice, check_positive_int, check_timeout
 from ..rpc.request import Context, Request, Response
 from ..rpc.service import Service, ServiceStatus
@@ -274,14 +274,7 @@ class HttpClient:
         http_headers: Mapping[str, str] | None = None,
         header_transforms: Iterable[str] = (),
     ) -> None:
-        if url is None:
-            url = http_url(host, port, path, tls=ssl_context is not None)
-        elif path is not None:
-            raise ValueError("give the path inside url, not as path=")
-        elif "://" not in url:
-            raise ValueError(f"url must be an http:// or https:// URL, got {url!r}")
-        else:
-            url = http_url(url, 0, None, tls=ssl_context is not None)
+        url = client_url(host, port, path, url, tls=ssl_context is not None)
         self.connection = HttpConnectionService(
             service,
             url,
