@@ -34,6 +34,7 @@ from typing import Any, NoReturn
 
 from .aio.loops import LOOPS
 from .errors import IDLError, SwordfishError
+from .framing import detection
 from .model.service import ServiceSpec
 from .model.spec import TypeSpec
 from .model.struct import Struct, ThriftException
@@ -124,6 +125,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--idle-timeout", type=float, default=60.0, help="seconds (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--detect",
+        nargs="?",
+        const="all",
+        default=None,
+        metavar="NAMES",
+        help="detect each connection's protocol and transport from its first bytes instead "
+        "of --protocol/--transport; --detect=NAMES restricts it, e.g. --detect=binary,framed "
+        "(see docs/transports.md)",
     )
     serve.add_argument(
         "--graceful-timeout",
@@ -305,6 +316,9 @@ def _serve(args: argparse.Namespace) -> int:
             f"not {args.server} (for many processes run swordfish.web.ThriftWSGIApp under "
             "gunicorn; see docs/http.md)"
         )
+    if args.detect is not None and args.transport == HTTP_TRANSPORT:
+        raise UsageError("--detect serves raw Thrift over TCP: not with --transport http")
+    _describe_wire(args)  # a bad --detect name is a usage error before anything starts
     _, service = _load_service(args.idl, args.service)
     if args.server == "prefork":
         return _serve_prefork(args, grace, ssl_context is not None)
@@ -348,6 +362,7 @@ def _serve(args: argparse.Namespace) -> int:
             workers=args.workers,
             idle_timeout=args.idle_timeout,
             ssl_context=ssl_context,
+            detect=_detect_option(args),
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
@@ -365,8 +380,7 @@ def _serve(args: argparse.Namespace) -> int:
         server.start()
         _say(
             f"listening on {format_address((args.host, server.port))} (server={args.server}, "
-            f"protocol={args.protocol}, transport={args.transport}"
-            f"{', tls' if ssl_context is not None else ''})"
+            f"{server.wire_description}{', tls' if ssl_context is not None else ''})"
         )
         # A short wait in a loop, so the signal handler's Event is seen promptly everywhere.
         while not stop.wait(0.5):
@@ -400,6 +414,7 @@ def _serve_asyncio(
             transport=args.transport,
             idle_timeout=args.idle_timeout,
             ssl_context=ssl_context,
+            detect=_detect_option(args),
             **({} if args.workers is None else {"handler_threads": args.workers}),
         )
     except ValueError as exc:
@@ -419,7 +434,7 @@ def _serve_asyncio(
         try:
             _say(
                 f"listening on {format_address((args.host, server.port))} (server=asyncio, "
-                f"loop={loop_name}, protocol={args.protocol}, transport={args.transport}"
+                f"loop={loop_name}, {server.wire_description}"
                 f"{', tls' if ssl_context is not None else ''})"
             )
             await stop.wait()
@@ -434,6 +449,27 @@ def _serve_asyncio(
         return run(main(), loop=loop_name)
     except RuntimeError as exc:  # uvloop asked for but not installed
         raise UsageError(str(exc)) from exc
+
+
+def _detect_option(args: argparse.Namespace) -> bool | tuple[str, ...]:
+    """``detect=`` from ``--detect`` (absent: off; bare: everything; NAMES: comma-separated)."""
+    if args.detect is None:
+        return False
+    if args.detect == "all":
+        return True
+    return tuple(name.strip() for name in args.detect.split(","))
+
+
+def _describe_wire(args: argparse.Namespace) -> str:
+    """What ``serve`` speaks, for its listening line (as ``Server.wire_description``)."""
+    detect = _detect_option(args)
+    if detect is False:
+        return f"protocol={args.protocol}, transport={args.transport}"
+    try:
+        accepted = detection(detect)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    return f"detect={accepted}"
 
 
 def _tls_context(args: argparse.Namespace, *, server: bool) -> ssl.SSLContext | None:
@@ -512,6 +548,7 @@ class _PreforkApp:
         self.protocol: str = args.protocol
         self.transport: str = args.transport
         self.idle_timeout: float = args.idle_timeout
+        self.detect = _detect_option(args)
 
     def __call__(self) -> Any:
         from .idl import clear_cache
@@ -529,7 +566,7 @@ class _PreforkApp:
             handler,
             protocol=self.protocol,
             transport=self.transport,
-            options={"idle_timeout": self.idle_timeout},
+            options={"idle_timeout": self.idle_timeout, "detect": self.detect},
         )
 
     def __repr__(self) -> str:
@@ -594,8 +631,7 @@ def _serve_prefork(args: argparse.Namespace, grace: float, use_tls: bool) -> int
         _say(
             f"listening on {format_address((args.host, supervisor.port))} (server=prefork, "
             f"workers={supervisor.workers}, worker_server={worker_server}, "
-            f"protocol={args.protocol}, transport={args.transport}"
-            f"{', tls' if use_tls else ''})"
+            f"{_describe_wire(args)}{', tls' if use_tls else ''})"
         )
     supervisor.run()
     return 0

@@ -60,6 +60,7 @@ from ..protocol import NEED_DATA, ClientConnection, ConnectionClosed, ConnState,
 from ..rpc.context import SCOPE_VAR, outgoing_headers, record_reply_headers
 from ..rpc.filter import AnyAsyncFilter, Stack
 from ..rpc.options import (
+    HTTP_TRANSPORT,
     PROTOCOLS,
     TRANSPORTS,
     check_choice,
@@ -92,6 +93,13 @@ class AsyncStub(MethodTable):
 
     __slots__ = ()
 
+
+#: The error for ``transport="http"``: this client speaks raw Thrift over TCP.
+HTTP_CLIENT_HINT = (
+    "unknown transport 'http' for AsyncClient, which speaks raw Thrift over TCP: for Thrift "
+    "over HTTP use swordfish.aio.http.AsyncHttpClient, or "
+    "swordfish.make_aio_client(..., transport='http')"
+)
 
 #: Added to "closed before replying" on a TLS connection that never got a reply: under TLS 1.3
 #: a server checks the client certificate after the client's handshake is over, so a rejected
@@ -261,6 +269,8 @@ class _Endpoint:
         self.server_hostname = server_hostname
         self.host = host
         self.port = port
+        if transport == HTTP_TRANSPORT:
+            raise ValueError(HTTP_CLIENT_HINT)
         self.protocol = check_choice("protocol", protocol, PROTOCOLS)
         self.transport = check_choice("transport", transport, TRANSPORTS)
         self.limits = limits or DEFAULT_LIMITS

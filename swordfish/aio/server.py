@@ -55,6 +55,12 @@ all we wrote acknowledged, or ``LINGER_TIME`` has passed since our last reply le
 aborts whatever still lingers at its deadline. The client reads every reply, then EOF, and
 each call it sent that was not run fails with ``ConnectionClosedError``, never silently.
 Malformed input, a peer that stops reading our replies, and the stop deadline still abort.
+
+Detection (``detect=``): each connection's protocol and transport are recognised from its
+first bytes (``swordfish.framing.detect``) and answered in kind, so one port serves callers
+of several formats; only the framer differs, everything above applies unchanged. First bytes
+that match no accepted format are malformed input (the connection is aborted, logged at
+WARNING); a peer that sends too little to decide is closed by ``idle_timeout``.
 """
 
 from __future__ import annotations
@@ -74,7 +80,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from ..errors import ProtocolError, TransportError
-from ..framing import wire_format
+from ..framing import Detection, wire_format
 from ..limits import DEFAULT_LIMITS, Limits
 from ..model.application import ApplicationExceptionType, TApplicationException
 from ..model.service import ServiceSpec
@@ -83,6 +89,7 @@ from ..rpc.context import REQUEST_VAR
 from ..rpc.dispatch import Dispatcher, Router, resolve_services
 from ..rpc.filter import AnyAsyncFilter, Stack
 from ..rpc.options import (
+    HTTP_TRANSPORT,
     PROTOCOLS,
     TRANSPORTS,
     check_choice,
@@ -97,6 +104,13 @@ from .stream import PAUSE_LIMIT, PAUSE_STOPPING, EngineProtocol, format_address
 __all__ = ["AsyncServer", "LINGER_QUIET", "LINGER_TIME", "SYNC_HANDLER_MODES"]
 
 log = logging.getLogger("swordfish.aio.server")
+
+#: The error for ``transport="http"``: this server speaks raw Thrift over TCP.
+HTTP_SERVER_HINT = (
+    "unknown transport 'http' for AsyncServer, which serves raw Thrift over TCP: serve "
+    "Thrift over HTTP with swordfish.web.ThriftASGIApp (under uvicorn) or "
+    "swordfish.web.ThriftWSGIApp, or `swordfish serve --transport http`"
+)
 
 #: Lingering close (see "Closing a connection" in the module docstring): the longest a closing
 #: connection keeps reading and discarding input once our last reply has left...
@@ -691,7 +705,18 @@ class AsyncServer:
         unframed binary/compact clients in their own format. Handlers (and filters, through
         ``request.headers`` / ``request.context.reply_headers``) read call headers with
         ``swordfish.current_headers()`` and add reply headers with
-        ``swordfish.set_reply_header(key, value)``.
+        ``swordfish.set_reply_header(key, value)``. With ``detect``: transforms for the
+        replies on THeader connections.
+    detect: recognise each connection's protocol and transport from its first bytes and
+        answer in kind (see the module docstring), instead of speaking only ``protocol``
+        over ``transport`` (which are then not consulted). ``True`` accepts every detectable
+        format: binary (strict and old-style), compact, json and THeader ("header": binary
+        or compact inside) over buffered, framed and zlib. Names restrict it: protocol names
+        limit the protocols, transport names the transports, and a kind without names keeps
+        all of its own, so ``detect=("binary", "compact", "framed")`` accepts binary and
+        compact over framed only, and ``detect=("framed",)`` every protocol over framed.
+        ``.detect`` holds what is accepted (a ``swordfish.framing.Detection``; ``None`` when
+        off).
     """
 
     def __init__(
@@ -718,6 +743,7 @@ class AsyncServer:
         ssl_context: ssl.SSLContext | None = None,
         handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
         header_transforms: Iterable[str] = (),
+        detect: bool | str | Iterable[str] | None = False,
     ) -> None:
         #: What the protocol engine serves: one spec, or multiplexed name -> spec.
         self.spec: ServiceSpec | dict[str, ServiceSpec]
@@ -743,6 +769,8 @@ class AsyncServer:
             self.spec, self.handler, self.name = spec, handler, spec.name
         self.host_arg = host
         self.port_arg = port
+        if transport == HTTP_TRANSPORT:
+            raise ValueError(HTTP_SERVER_HINT)
         self.protocol = check_choice("protocol", protocol, PROTOCOLS)
         self.transport = check_choice("transport", transport, TRANSPORTS)
         self.sync_handlers = check_choice("sync_handlers", sync_handlers, SYNC_HANDLER_MODES)
@@ -771,8 +799,14 @@ class AsyncServer:
         self.limits = limits or DEFAULT_LIMITS
         #: The resolved protocol and transport: codec and per-connection framers.
         self.wire = wire_format(
-            self.protocol, self.transport, self.limits, header_transforms=header_transforms
+            self.protocol,
+            self.transport,
+            self.limits,
+            header_transforms=header_transforms,
+            detect=detect,
         )
+        #: What ``detect`` accepts (``None``: detection is off).
+        self.detect: Detection | None = self.wire.detect
         self._codec = self.wire.codec
 
         # The terminal: a sync Service handler as it is, else the shared Dispatcher. Each
@@ -917,13 +951,20 @@ class AsyncServer:
         if sockets:
             self._address = sockets[0].getsockname()
         log.info(
-            "serving %s on %s (asyncio, protocol=%s, transport=%s)",
+            "serving %s on %s (asyncio, %s)",
             self.name,
             format_address(self._address),
-            self.protocol,
-            self.transport,
+            self.wire_description,
         )
         return self
+
+    @property
+    def wire_description(self) -> str:
+        """What it speaks, for logs: "protocol=binary, transport=framed", or with
+        ``detect`` "detect=binary, compact over buffered, framed"."""
+        if self.detect is not None:
+            return f"detect={self.detect}"
+        return f"protocol={self.protocol}, transport={self.transport}"
 
     async def serve_forever(self) -> None:
         """Start if needed, then serve until ``stop()`` has finished."""
@@ -985,9 +1026,10 @@ class AsyncServer:
         await self.stop()
 
     def __repr__(self) -> str:
-        return (
-            f"<AsyncServer {self.name} {format_address(self._address)} "
-            f"protocol={self.protocol} transport={self.transport}>"
+        return f"<AsyncServer {self.name} {format_address(self._address)} " + (
+            f"detect=[{self.detect}]>"
+            if self.detect is not None
+            else f"protocol={self.protocol} transport={self.transport}>"
         )
 
     # -- bookkeeping -----------------------------------------------------------------------

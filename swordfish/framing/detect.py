@@ -2,10 +2,19 @@
 
 ``DetectingFramer`` is a ``Framer`` that starts out knowing nothing. It buffers the first bytes
 of the connection, decides which transport (``"buffered"``, ``"framed"``, ``"zlib"``) and which
-protocol (``"binary"``, ``"compact"``, ``"json"``) the peer speaks, then hands everything it
-holds to the ordinary framer for that transport and delegates to it from then on. The codec it
-detected is ``message_codec``: the protocol engine decodes each message with it and answers in
-the same protocol.
+protocol (``"binary"``, ``"compact"``, ``"json"``, or THeader: ``"header"``) the peer speaks,
+then hands everything it holds to the ordinary framer for that transport and delegates to it
+from then on. The codec of each message is ``message_codec``: the protocol engine decodes the
+message with it and answers in the same protocol.
+
+THeader connections are handed to a ``HeaderFramer`` (built by
+``wire_format("header", transport).new_framer(server=True)``: header frames straight on the
+stream, framed twice, or inside one zlib stream), whose per-message codec (binary or compact,
+named in each frame) and info headers show through ``message_codec`` and ``message_headers``.
+So the protocol engines treat a ``DetectingFramer`` as a header-carrying ``MessageFramer``:
+``message_headers`` exists from the start (``None`` for formats without headers), and ``wrap``
+takes ``codec=``, ``headers=`` and ``seqid=``, which reach the ``HeaderFramer`` and are dropped
+for the plain formats (the payload is already encoded in the detected codec).
 
 What each candidate must look like (``W`` is the first four bytes as a big-endian i32):
 
@@ -17,6 +26,8 @@ buffered binary (old-style)   ``W`` = name length, 1..max_string_size; then the 
                               name's first byte, a letter or ``_``
 buffered compact              ``82``, then ``TTT00001`` (type 1..4, version 1)       2 bytes
 buffered json                 ``[1,"``                                              4 bytes
+buffered header               ``W`` = frame length, 10..max_frame_size; then         6 bytes
+                              ``0F FF`` (the THeader magic)
 framed X                      ``W`` = frame length, X's minimum..max_frame_size;     4 + X's
                               then a buffered X at offset 4, inside the frame
 zlib X                        RFC 1950 header ``78 xx`` (deflate, 32 KiB window,    varies
@@ -37,16 +48,21 @@ old-style binary at all. Here the byte after the word decides: a frame's payload
 message, whose first byte is ``80``, ``82``, ``[`` or ``00`` (an old-style name length below
 16 MiB), while an old-style name starts with a letter or ``_`` (method names are IDL
 identifiers; a multiplexed name starts with the service's). Those sets do not meet, so five
-bytes always settle it. ``W`` above ``max_frame_size`` (resp. ``max_string_size``) rules the
-candidate out as soon as the bytes seen so far make that certain -- usually after the first
-byte -- so a hostile length is refused before anything is buffered for it; when nothing else
-matches either, the refusal is a ``LimitExceeded`` naming the length.
+bytes always settle it. A THeader frame is a third reading of ``W`` (its length): its fifth
+byte, ``0F``, is neither a message start nor a name start, so it never competes with the
+other two. Framed twice (header over framed), the inner frame's length comes at offset 4
+(``00``, as for a framed old-style message) and the ``0F FF`` at offset 8, where that
+message's name would start (a name cannot start with ``0F``). ``W`` above
+``max_frame_size`` (resp. ``max_string_size``) rules the candidate out as soon as the bytes
+seen so far make that certain -- usually after the first byte -- so a hostile length is
+refused before anything is buffered for it; when nothing else matches either, the refusal is
+a ``LimitExceeded`` naming the length.
 
-Inside zlib only buffered (unframed) messages are recognised, which is how Apache's
-``TZlibTransport`` is used and what ``make_framer("zlib", ...)`` speaks. To look inside, a
-throwaway inflater produces at most 16 bytes; the real ``ZlibFramer`` then starts from the
-first compressed byte. At most ``MAX_SNIFF`` bytes are buffered undecided (only a zlib stream
-can need more than 9).
+Inside zlib only buffered (unframed) messages and header frames are recognised, which is how
+Apache's ``TZlibTransport`` is used and what ``make_framer("zlib", ...)`` speaks. To look
+inside, a throwaway inflater produces at most 16 bytes; the real ``ZlibFramer`` then starts
+from the first compressed byte. At most ``MAX_SNIFF`` bytes are buffered undecided (only a
+zlib stream can need more than 10).
 
 Replies: an old-style binary caller is answered with the versioned (strict) envelope, as
 Apache's binary protocol writes by default: every binary reader accepts it unless it was built
@@ -56,8 +72,9 @@ to refuse versioned messages, which no Apache library does.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ..codec import get_codec
 from ..codec.base import Codec
@@ -65,13 +82,16 @@ from ..errors import LimitExceeded, LocalProtocolError, ProtocolError, RemotePro
 from ..limits import DEFAULT_LIMITS, Limits
 from .base import Framer
 from .framed import FramedFramer
+from .header import TRANSFORMS as HEADER_TRANSFORMS
+from .header import HeaderFramer
 from .unframed import UnframedFramer
 from .zlib import ZlibFramer
 
 __all__ = ["DETECT_PROTOCOLS", "DETECT_TRANSPORTS", "MAX_SNIFF", "Detected", "DetectingFramer"]
 
-#: Protocols ``DetectingFramer`` can recognise (its default ``protocols``).
-DETECT_PROTOCOLS: tuple[str, ...] = ("binary", "compact", "json")
+#: Protocols ``DetectingFramer`` can recognise (its default ``protocols``). "header" is THeader,
+#: whatever protocol (binary or compact) each frame names inside.
+DETECT_PROTOCOLS: tuple[str, ...] = ("binary", "compact", "json", "header")
 #: Transports ``DetectingFramer`` can recognise (its default ``transports``).
 DETECT_TRANSPORTS: tuple[str, ...] = ("buffered", "framed", "zlib")
 #: Most bytes held before a decision: beyond it the connection is refused as undetectable.
@@ -84,6 +104,10 @@ _PEEK = 16
 # Message type byte of a call, reply, exception or oneway.
 _MTYPES = range(1, 5)
 _HTTP_STARTS = frozenset((b"GET ", b"POST", b"PUT ", b"HEAD", b"OPTI", b"DELE", b"PATC", b"PRI "))
+# A THeader frame: after its length, the magic; the fixed part (magic, flags, seqid, header
+# size) is 10 bytes.
+_HEADER_MAGIC = b"\x0f\xff"
+_HEADER_FIXED = 10
 _IDENT_START = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
 
 
@@ -91,7 +115,8 @@ _IDENT_START = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_
 class Detected:
     """What a ``DetectingFramer`` decided.
 
-    transport: "buffered", "framed" or "zlib". protocol: "binary", "compact" or "json".
+    transport: "buffered", "framed" or "zlib". protocol: "binary", "compact", "json" or
+    "header" (THeader frames; each names its own codec).
     old_style: the caller's binary envelope has no version word (pre-2008 Apache writers, or
     ``strict_write=False``).
     """
@@ -152,6 +177,23 @@ def _word_at_least(buf: bytes | bytearray, start: int) -> int:
     return int.from_bytes(head + bytes(4 - len(head)), "big")
 
 
+def _header(buf: bytes | bytearray, start: int, room: int | None, limits: Limits) -> int:
+    # i32 frame length (at least the fixed part: magic, flags, seqid, header size), then the
+    # magic. Inside a frame (framed twice) the header frame must fit in it.
+    longest = limits.max_frame_size
+    if room is not None:
+        longest = min(longest, room - 4)
+    if start >= len(buf):
+        return _NEED
+    if _word_at_least(buf, start) > longest:
+        return _NO
+    if len(buf) < start + 4:
+        return _NEED
+    if int.from_bytes(buf[start : start + 4], "big") < _HEADER_FIXED:
+        return _NO
+    return _match(buf, start + 4, None, _HEADER_MAGIC)
+
+
 def _old_binary(buf: bytes | bytearray, start: int, room: int | None, limits: Limits) -> int:
     # i32 name length, the name, a type byte and an i32 seqid; the name is an identifier.
     if start >= len(buf):
@@ -176,6 +218,7 @@ _CHECKS: dict[tuple[str, bool], _Check] = {
     ("binary", True): _old_binary,
     ("compact", False): _compact,
     ("json", False): _json,
+    ("header", False): _header,
 }
 # The fewest bytes a whole message of each kind takes (the smallest frame that can hold one).
 _SMALLEST = {
@@ -183,6 +226,7 @@ _SMALLEST = {
     ("binary", True): 11,  # name length, 1-byte name, type, seqid, stop byte
     ("compact", False): 5,  # protocol id, version+type, seqid, name length, stop byte
     ("json", False): 12,  # [1,"",1,0,{}]
+    ("header", False): 4 + _HEADER_FIXED,  # a header frame's length word and fixed part
 }
 
 
@@ -210,8 +254,6 @@ def _recognise(buf: bytes | bytearray) -> str | None:
         return "a TLS handshake (is the client using TLS and the server not?)"
     if bytes(buf[:4]) in _HTTP_STARTS:
         return "an HTTP request"
-    if len(buf) >= 6 and buf[4:6] == b"\x0f\xff":
-        return "a THeader message (framed, magic 0x0fff)"
     return None
 
 
@@ -222,12 +264,17 @@ class DetectingFramer:
         ``max_string_size`` also bound the lengths the detection itself accepts.
     protocols / transports: what this server accepts (default: everything it can detect);
         anything else is refused with a ``RemoteProtocolError`` naming what it looked like.
+        "header" accepts THeader frames over each accepted transport.
     old_style: accept binary messages without the version word (when "binary" is accepted).
-    codec_options: per protocol, keyword arguments for ``get_codec``
+    codec_options: per protocol (not "header"), keyword arguments for ``get_codec``
         (``{"binary": {"strict_read": True}}``).
+    header_transforms: THeader payload transforms for every reply on a THeader connection
+        (``("zlib",)``); only with "header" accepted.
 
     ``detected`` (a ``Detected``) and ``message_codec`` are ``None`` until the first bytes
     decide; ``name`` reads "detect" until then and the inner framer's name after.
+    ``message_headers`` is the last message's info headers on a THeader connection and
+    ``None`` otherwise (the engines read both only after ``next_message`` returned a message).
     """
 
     def __init__(
@@ -238,20 +285,32 @@ class DetectingFramer:
         transports: Iterable[str] = DETECT_TRANSPORTS,
         old_style: bool = True,
         codec_options: dict[str, dict[str, object]] | None = None,
+        header_transforms: Iterable[str] = (),
     ) -> None:
         self._protocols = _validated("protocol", protocols, DETECT_PROTOCOLS)
         self._transports = _validated("transport", transports, DETECT_TRANSPORTS)
         self._limits = limits
         self._codec_options = dict(codec_options or {})
         for key in self._codec_options:
-            if key not in self._protocols:
-                raise ValueError(f"codec_options for {key!r}, which is not an accepted protocol")
+            if key not in self._protocols or key == "header":
+                raise ValueError(f"codec_options for {key!r}, which is not an accepted codec")
+        self._header_transforms = tuple(header_transforms)
+        if self._header_transforms and "header" not in self._protocols:
+            raise ValueError("header_transforms need 'header' among the accepted protocols")
+        for name in self._header_transforms:
+            if name not in HEADER_TRANSFORMS:
+                raise ValueError(
+                    f"unknown THeader transform {name!r}; "
+                    f"choose from: {', '.join(HEADER_TRANSFORMS)}"
+                )
         self._old_style = old_style
-        self._accepting = self._candidates(self._transports, self._protocols, old_style)
+        self._accepting = _candidates(self._transports, self._protocols, old_style)
         self.name = "detect"
         self.detected: Detected | None = None
         self.message_codec: Codec | None = None
+        self.message_headers: dict[str, str] | None = None
         self._inner: Framer | None = None
+        self._header: HeaderFramer | None = None  # the inner framer on a THeader connection
         self._buf = bytearray()
         self._error: ProtocolError | None = None
         # The zlib peek: a throwaway inflater fed the raw bytes once, and what it produced.
@@ -259,17 +318,6 @@ class DetectingFramer:
         self._peeked = 0
         self._inflated = bytearray()
         self._corrupt = False
-
-    @staticmethod
-    def _candidates(
-        transports: Iterable[str], protocols: Iterable[str], old_style: bool
-    ) -> list[Detected]:
-        kinds = [(p, False) for p in DETECT_PROTOCOLS if p in protocols]
-        if old_style and "binary" in protocols:
-            kinds.insert(1, ("binary", True))
-        return [
-            Detected(t, p, old) for t in DETECT_TRANSPORTS if t in transports for p, old in kinds
-        ]
 
     @property
     def accepts(self) -> str:
@@ -287,20 +335,39 @@ class DetectingFramer:
             self._buf += data
 
     def next_message(self) -> bytes | None:
-        if self._error is not None:
-            raise self._error
-        if self._inner is None:
+        inner = self._inner
+        if inner is None:
+            if self._error is not None:
+                raise self._error
             try:
-                self._inner = self._decide()
+                inner = self._inner = self._decide()
             except ProtocolError as exc:
                 self._error = exc
                 self._buf.clear()
                 raise
-            if self._inner is None:
+            if inner is None:
                 return None
-        return self._inner.next_message()
+        message = inner.next_message()
+        header = self._header
+        if header is not None and message is not None:
+            # THeader names the codec (and carries headers) per message.
+            self.message_codec = header.message_codec
+            self.message_headers = header.message_headers
+        return message
 
-    def wrap(self, payload: bytes) -> bytes:
+    def wrap(
+        self,
+        payload: bytes,
+        *,
+        codec: Codec | None = None,
+        headers: Mapping[str, str] | None = None,
+        seqid: int = 0,
+    ) -> bytes:
+        """The bytes for one outgoing message in the detected format. ``codec``, ``headers``
+        and ``seqid`` go into a THeader frame; the plain formats have no room for them (the
+        payload is already in the detected codec) and drop them."""
+        if self._header is not None:
+            return self._header.wrap(payload, codec=codec, headers=headers, seqid=seqid)
         if self._inner is None:
             raise LocalProtocolError(
                 "nothing to answer in yet: the peer's protocol is not detected"
@@ -373,14 +440,26 @@ class DetectingFramer:
             self._corrupt = True  # a finished stream before a whole message: not a connection
 
     def _switch(self, c: Detected) -> Framer:
-        codec = get_codec(c.protocol, self._limits, **self._codec_options.get(c.protocol, {}))
         inner: Framer
-        if c.transport == "framed":
-            inner = FramedFramer(self._limits)
-        elif c.transport == "zlib":
-            inner = ZlibFramer(codec, self._limits)
+        if c.protocol == "header":
+            # The THeader mapping (and its outer framing per transport) lives in one place.
+            from . import wire_format
+
+            wire = wire_format(
+                "header", c.transport, self._limits, header_transforms=self._header_transforms
+            )
+            header = wire.new_framer(server=True)
+            assert isinstance(header, HeaderFramer)
+            self._header = inner = header
+            codec = wire.codec  # until the first message names its own
         else:
-            inner = UnframedFramer(codec, self._limits)
+            codec = get_codec(c.protocol, self._limits, **self._codec_options.get(c.protocol, {}))
+            if c.transport == "framed":
+                inner = FramedFramer(self._limits)
+            elif c.transport == "zlib":
+                inner = ZlibFramer(codec, self._limits)
+            else:
+                inner = UnframedFramer(codec, self._limits)
         inner.feed(bytes(self._buf))
         self._buf = bytearray()
         self._peek = None
@@ -417,6 +496,20 @@ class DetectingFramer:
                 f"{seen} could only be the start of {' or '.join(possible)}, {refused}"
             )
         return RemoteProtocolError(f"{seen} are not a Thrift message, {refused}")
+
+
+@lru_cache(maxsize=64)
+def _candidates(
+    transports: tuple[str, ...], protocols: tuple[str, ...], old_style: bool
+) -> tuple[Detected, ...]:
+    """Every accepted (transport, protocol) pairing, in a fixed order; computed once per
+    configuration, not per connection."""
+    kinds = [(p, False) for p in DETECT_PROTOCOLS if p in protocols]
+    if old_style and "binary" in protocols:
+        kinds.insert(1, ("binary", True))
+    return tuple(
+        Detected(t, p, old) for t in DETECT_TRANSPORTS if t in transports for p, old in kinds
+    )
 
 
 def _validated(what: str, names: Iterable[str], known: tuple[str, ...]) -> tuple[str, ...]:

@@ -48,6 +48,7 @@ from ..protocol import (
     Reply,
 )
 from ..rpc.filter import AnyFilter, Stack
+from ..rpc.options import HTTP_TRANSPORT
 from ..rpc.request import Context, Request, Response
 from ..rpc.service import Service, ServiceStatus
 from ..rpc.stub import Stub
@@ -56,6 +57,12 @@ from .stream import READ_SIZE, SyncStream, connect_tcp, format_address
 
 __all__ = ["Client", "ConnectionService"]
 
+
+#: The error for ``transport="http"``: this client speaks raw Thrift over TCP.
+HTTP_CLIENT_HINT = (
+    "unknown transport 'http' for Client, which speaks raw Thrift over TCP: for Thrift over "
+    "HTTP use swordfish.sync.http.HttpClient, or swordfish.make_client(..., transport='http')"
+)
 
 #: Added to "closed before replying" on a TLS connection that never got a reply: under TLS 1.3
 #: a server checks the client certificate after the client's handshake is over, so a rejected
@@ -101,6 +108,8 @@ class ConnectionService(Service[Request, Response]):
         self.service_name = service_name
         self.host = host
         self.port = port
+        if transport == HTTP_TRANSPORT:
+            raise ValueError(HTTP_CLIENT_HINT)
         self.protocol = check_choice("protocol", protocol, PROTOCOLS)
         self.transport = check_choice("transport", transport, TRANSPORTS)
         self.connect_timeout = connect_timeout

@@ -63,6 +63,15 @@ Its loop, and what it means for handlers (per-process state, how children report
 signalled and reaped, fork hazards), live in ``swordfish.sync.forking``: ``serve_forever``
 hands the server to a ``ForkingLoop``, which accepts, forks and reaps, while each child serves
 its one connection with this module's ``_serve_blocking``.
+
+Detection
+---------
+``detect=`` lets one port serve callers that speak different formats: each connection's
+protocol and transport are recognised from its first bytes (``swordfish.framing.detect``)
+and every reply goes out in the caller's format. Only the framer differs: TLS, unix sockets,
+every model and the rules above apply unchanged. A connection whose first bytes match no
+accepted format is closed (malformed input, logged at WARNING); one that sends too little to
+decide is closed by the idle timeout like any silent connection.
 """
 
 from __future__ import annotations
@@ -81,13 +90,14 @@ from types import TracebackType
 from typing import Self
 
 from ..errors import ProtocolError, TransportError
-from ..framing import wire_format
+from ..framing import Detection, wire_format
 from ..limits import DEFAULT_LIMITS, Limits
 from ..model.application import ApplicationExceptionType, TApplicationException
 from ..model.service import ServiceSpec
 from ..protocol import NEED_DATA, Call, CallRejected, ConnectionClosed, ServerConnection
 from ..rpc.dispatch import Dispatcher, Router, resolve_services
 from ..rpc.filter import AnyFilter, Stack
+from ..rpc.options import HTTP_TRANSPORT
 from ..rpc.request import Context, Request, Response
 from ..rpc.service import Service
 from ._common import MODELS, PROTOCOLS, TRANSPORTS, check_choice, resolve_service
@@ -98,12 +108,20 @@ __all__ = [
     "DEFAULT_HANDSHAKE_TIMEOUT",
     "DEFAULT_MAX_CHILDREN",
     "DEFAULT_WORKERS",
+    "HTTP_SERVER_HINT",
     "LINGER_QUIET",
     "LINGER_TIME",
     "Server",
 ]
 
 log = logging.getLogger("swordfish.server")
+
+#: The error for ``transport="http"``: this server speaks raw Thrift over TCP.
+HTTP_SERVER_HINT = (
+    "unknown transport 'http' for Server, which serves raw Thrift over TCP: serve Thrift "
+    "over HTTP with swordfish.web.ThriftWSGIApp (under gunicorn) or swordfish.web.ThriftASGIApp "
+    "(under uvicorn), or `swordfish serve --transport http`"
+)
 
 #: Worker threads of the ``threadpool`` model when ``workers`` is not given.
 DEFAULT_WORKERS = 8
@@ -397,7 +415,18 @@ class Server:
         peers that compress their calls. A THeader server also answers plain framed or
         unframed binary/compact clients, in their own format. Handlers read a call's
         headers with ``swordfish.current_headers()`` and add reply headers with
-        ``swordfish.set_reply_header(key, value)``.
+        ``swordfish.set_reply_header(key, value)``. With ``detect``: transforms for the
+        replies on THeader connections.
+    detect: recognise each connection's protocol and transport from its first bytes and
+        answer in kind (see "Detection" in the module docstring), instead of speaking only
+        ``protocol`` over ``transport`` (which are then not consulted). ``True`` accepts
+        every detectable format: binary (strict and old-style), compact, json and THeader
+        ("header": binary or compact inside) over buffered, framed and zlib. Names restrict
+        it: protocol names limit the protocols, transport names the transports, and a kind
+        without names keeps all of its own, so ``detect=("binary", "compact", "framed")``
+        accepts binary and compact over framed only, and ``detect=("framed",)`` every
+        protocol over framed. ``.detect`` holds what is accepted (a
+        ``swordfish.framing.Detection``; ``None`` when off).
     sock: an already listening socket to serve on instead of binding ``host``/``port`` (a
         pre-fork supervisor binds once and hands each worker the socket). The server closes
         its own descriptor of it on stop; other processes sharing it keep accepting. A unix
@@ -439,6 +468,7 @@ class Server:
         ssl_context: ssl.SSLContext | None = None,
         handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
         header_transforms: Iterable[str] = (),
+        detect: bool | str | Iterable[str] | None = False,
     ) -> None:
         #: What the protocol engine serves: one spec, or multiplexed name -> spec.
         self.spec: ServiceSpec | dict[str, ServiceSpec]
@@ -466,6 +496,8 @@ class Server:
             self.name = spec.name
             # A Service handler (a proxy, a prebuilt stack) is used as the terminal as it is.
             terminal = handler if isinstance(handler, Service) else Dispatcher(spec, handler)
+        if transport == HTTP_TRANSPORT:
+            raise ValueError(HTTP_SERVER_HINT)
         self.protocol = check_choice("protocol", protocol, PROTOCOLS)
         self.transport = check_choice("transport", transport, TRANSPORTS)
         self.model = check_choice("model", model, MODELS)
@@ -495,8 +527,14 @@ class Server:
         self.limits = limits or DEFAULT_LIMITS
         #: The resolved protocol and transport: codec and per-connection framers.
         self.wire = wire_format(
-            self.protocol, self.transport, self.limits, header_transforms=header_transforms
+            self.protocol,
+            self.transport,
+            self.limits,
+            header_transforms=header_transforms,
+            detect=detect,
         )
+        #: What ``detect`` accepts (``None``: detection is off).
+        self.detect: Detection | None = self.wire.detect
         self._codec = self.wire.codec
         self.stack = filters if isinstance(filters, Stack) else Stack(filters)
         self.service: Service[Request, Response] = self.stack.build(terminal)
@@ -558,6 +596,14 @@ class Server:
         return format_address(self._address)
 
     @property
+    def wire_description(self) -> str:
+        """What it speaks, for logs: "protocol=binary, transport=framed", or with
+        ``detect`` "detect=binary, compact over buffered, framed"."""
+        if self.detect is not None:
+            return f"detect={self.detect}"
+        return f"protocol={self.protocol}, transport={self.transport}"
+
+    @property
     def stopping(self) -> bool:
         return self._stopping.is_set()
 
@@ -578,12 +624,11 @@ class Server:
                 return
             self._serving = True
         log.info(
-            "serving %s on %s (model=%s, protocol=%s, transport=%s)",
+            "serving %s on %s (model=%s, %s)",
             self.name,
             format_address(self._address),
             self.model,
-            self.protocol,
-            self.transport,
+            self.wire_description,
         )
         try:
             self._started.set()
@@ -669,7 +714,7 @@ class Server:
     def __repr__(self) -> str:
         return (
             f"<Server {self.name} {format_address(self._address)} model={self.model} "
-            f"protocol={self.protocol} transport={self.transport}>"
+            f"{_wire_repr(self.protocol, self.transport, self.detect)}>"
         )
 
     # -- accepting ---------------------------------------------------------------------------
@@ -974,6 +1019,12 @@ class Server:
                 s.close()
             except OSError:
                 pass  # closing twice is harmless
+
+
+def _wire_repr(protocol: str, transport: str, detect: Detection | None) -> str:
+    if detect is not None:
+        return f"detect=[{detect}]"
+    return f"protocol={protocol} transport={transport}"
 
 
 def _host_of(address: object) -> str:

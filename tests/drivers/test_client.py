@@ -161,7 +161,7 @@ def test_client_attributes_win_and_stub_reaches_everything(store: ModuleType) ->
     ("kwargs", "message"),
     [
         ({"protocol": "json5"}, "unknown protocol 'json5'; choose one of: binary, compact"),
-        ({"transport": "http"}, "unknown transport 'http'; choose one of: buffered, framed"),
+        ({"transport": "tcp"}, "unknown transport 'tcp'; choose one of: buffered, framed"),
     ],
 )
 def test_unknown_names_list_the_choices(store: ModuleType, kwargs: Any, message: str) -> None:
@@ -169,6 +169,32 @@ def test_unknown_names_list_the_choices(store: ModuleType, kwargs: Any, message:
         swordfish.make_client(store.Store, **kwargs)
     with pytest.raises(ValueError, match=message):
         swordfish.make_server(store.Store, object(), port=0, **kwargs)
+
+
+def test_http_transport_points_to_the_http_drivers(store: ModuleType) -> None:
+    """``transport="http"`` is Thrift over HTTP: the factories build HTTP clients, and the
+    raw-TCP classes refuse it with an error that names what serves or speaks it."""
+    from swordfish.aio import AsyncClient, AsyncClientPool, AsyncServer
+    from swordfish.sync.http import HttpClient
+
+    with swordfish.make_client(store.Store, port=free_port(), transport="http") as http:
+        assert isinstance(http, HttpClient)
+    with pytest.raises(ValueError, match=r"unknown transport 'http' for Client.*HttpClient"):
+        swordfish.Client(store.Store, port=free_port(), transport="http")
+    for cls in (AsyncClient, AsyncClientPool):
+        with pytest.raises(
+            ValueError, match=r"transport 'http' for AsyncClient.*AsyncHttpClient.*make_aio_client"
+        ):
+            cls(store.Store, port=free_port(), transport="http")
+    for server_cls, name in ((swordfish.Server, "Server"), (AsyncServer, "AsyncServer")):
+        with pytest.raises(
+            ValueError,
+            match=rf"transport 'http' for {name}, .*ThriftWSGIApp.*ThriftASGIApp|"
+            rf"transport 'http' for {name}, .*ThriftASGIApp.*ThriftWSGIApp",
+        ):
+            server_cls(store.Store, object(), port=0, transport="http")
+    with pytest.raises(ValueError, match="ThriftWSGIApp"):
+        swordfish.make_server(store.Store, object(), port=0, transport="http")
 
 
 def test_server_argument_checks(store: ModuleType) -> None:

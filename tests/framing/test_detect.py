@@ -2,7 +2,9 @@
 
 Each table row gives the wire bytes of two identical calls ``ping(seqid=7)`` with an empty
 argument struct, what must be detected, and after exactly how many bytes: the framer must not
-decide on fewer (never guess) and must not wait for more (as few bytes as needed).
+decide on fewer (never guess) and must not wait for more (as few bytes as needed). THeader
+rows carry the strict binary call in header frames (written out by hand below), straight on
+the stream, framed twice, and inside zlib.
 """
 
 from __future__ import annotations
@@ -13,20 +15,29 @@ import pytest
 
 from swordfish.codec import get_codec
 from swordfish.errors import LimitExceeded, LocalProtocolError, RemoteProtocolError
+from swordfish.framing import HeaderFramer, wire_format
 from swordfish.framing.detect import MAX_SNIFF, Detected, DetectingFramer
 from swordfish.limits import Limits
 from swordfish.model import MessageType, TApplicationException
+from swordfish.protocol import NEED_DATA, Call, ServerConnection
+from tests.protocol.calc_spec import PING, SMALL
 
 # One call "ping", seqid 7, empty args struct, in each protocol.
 STRICT = bytes.fromhex("80010001 00000004") + b"ping" + bytes.fromhex("00000007 00")
 OLD = bytes.fromhex("00000004") + b"ping" + bytes.fromhex("01 00000007 00")
 COMPACT = bytes.fromhex("82 21 07 04") + b"ping" + b"\x00"
 JSON = b'[1,"ping",1,7,{}]'
+# STRICT in a THeader frame: length 31, magic, flags 0, seqid 7, one header word holding
+# protocol id 0 (binary) and 0 transforms, padded.
+HEADER = bytes.fromhex("0000001f 0fff 0000 00000007 0001 00000000") + STRICT
+# COMPACT in a THeader frame (protocol id 2) with one info header k=v.
+HEADER_COMPACT = bytes.fromhex("0000001b 0fff 0000 00000007 0002 02000101 016b0176") + COMPACT
 PAYLOADS = {
     ("binary", False): STRICT,
     ("binary", True): OLD,
     ("compact", False): COMPACT,
     ("json", False): JSON,
+    ("header", False): STRICT,
 }
 
 
@@ -73,12 +84,33 @@ TABLE = [
         9,
     ),
     ("zlib-json", stored_zlib(JSON) + stored_zlib(JSON)[2:], Detected("zlib", "json"), 11),
+    # length word, then the magic
+    ("header", HEADER * 2, Detected("buffered", "header"), 6),
+    # framed twice: outer length, inner length, magic
+    ("framed-header", framed(HEADER) * 2, Detected("framed", "header"), 10),
+    (
+        "zlib-header",
+        stored_zlib(HEADER) + stored_zlib(HEADER)[2:],
+        Detected("zlib", "header"),
+        13,
+    ),
 ]
 IDS = [row[0] for row in TABLE]
 
 
 def payload_of(d: Detected) -> bytes:
     return PAYLOADS[d.protocol, d.old_style]
+
+
+def name_of(d: Detected) -> str:
+    """The inner framer's name: the transport, or "header" for THeader framing."""
+    return "header" if d.protocol == "header" else d.transport
+
+
+def test_header_frames_are_what_header_framer_writes() -> None:
+    binary, compact = get_codec("binary"), get_codec("compact")
+    assert HeaderFramer(binary).wrap(STRICT, seqid=7) == HEADER
+    assert HeaderFramer(compact).wrap(COMPACT, headers={"k": "v"}, seqid=7) == HEADER_COMPACT
 
 
 def drain(framer: DetectingFramer) -> list[bytes]:
@@ -95,7 +127,7 @@ def test_whole(name: str, wire: bytes, detected: Detected, needed: int) -> None:
     framer.feed(wire)
     assert drain(framer) == [payload_of(detected)] * 2
     assert framer.detected == detected
-    assert framer.name == detected.transport
+    assert framer.name == name_of(detected)
     assert framer.buffered == 0
 
 
@@ -124,7 +156,11 @@ def test_detected_with_only_that_combination_accepted(
     assert drain(framer) == [payload_of(detected)] * 2
 
 
-@pytest.mark.parametrize(("name", "wire", "detected", "needed"), TABLE, ids=IDS)
+PLAIN_TABLE = [row for row in TABLE if row[2].protocol != "header"]
+PLAIN_IDS = [row[0] for row in PLAIN_TABLE]
+
+
+@pytest.mark.parametrize(("name", "wire", "detected", "needed"), PLAIN_TABLE, ids=PLAIN_IDS)
 def test_message_codec_decodes_and_answers_in_kind(
     name: str, wire: bytes, detected: Detected, needed: int
 ) -> None:
@@ -152,6 +188,126 @@ def test_message_codec_decodes_and_answers_in_kind(
         "ping", MessageType.EXCEPTION, 7, TApplicationException("x", 1)
     )
     assert reply == reference
+    # A plain format has no headers, and drops what only THeader could carry.
+    assert framer.message_headers is None
+    again = framer.wrap(reply, codec=codec, headers={"k": "v"}, seqid=7)
+    if detected.transport == "zlib":  # one stream: the second reply continues it
+        inflate = zlib.decompressobj()
+        assert inflate.decompress(out) + inflate.decompress(again) == reply * 2
+    else:
+        assert again == out
+
+
+HEADER_ROWS = [row for row in TABLE if row[2].protocol == "header"]
+
+
+@pytest.mark.parametrize(
+    ("name", "wire", "detected", "needed"), HEADER_ROWS, ids=[r[0] for r in HEADER_ROWS]
+)
+def test_header_connection_answers_with_header_frames(
+    name: str, wire: bytes, detected: Detected, needed: int
+) -> None:
+    """Replies on a detected THeader connection are what the THeader server framing of that
+    transport writes, with the codec, headers and seqid the engine passes."""
+    framer = DetectingFramer()
+    framer.feed(wire)
+    assert framer.next_message() == STRICT
+    codec = framer.message_codec
+    assert codec is not None and codec.name == "binary" and framer.message_headers == {}
+    reference = wire_format("header", detected.transport).new_framer(server=True)
+    assert isinstance(reference, HeaderFramer)
+    reference.feed(wire)
+    assert reference.next_message() == STRICT
+    reply = codec.encode_message("ping", MessageType.EXCEPTION, 7, TApplicationException("x", 1))
+    got = framer.wrap(reply, codec=codec, headers={"r": "1"}, seqid=7)
+    assert got == reference.wrap(reply, codec=codec, headers={"r": "1"}, seqid=7)
+    unwrapped = wire_format("header", detected.transport).new_framer()
+    unwrapped.feed(got)
+    assert unwrapped.next_message() == reply
+    assert isinstance(unwrapped, HeaderFramer) and unwrapped.message_headers == {"r": "1"}
+
+
+def test_header_codec_and_headers_follow_each_frame() -> None:
+    framer = DetectingFramer()
+    for i in range(len(HEADER_COMPACT)):  # one byte at a time
+        framer.feed(HEADER_COMPACT[i : i + 1])
+        message = framer.next_message()
+        assert (message is None) == (i + 1 < len(HEADER_COMPACT))
+    assert message == COMPACT
+    assert framer.detected == Detected("buffered", "header")
+    assert framer.message_codec is not None and framer.message_codec.name == "compact"
+    assert framer.message_headers == {"k": "v"}
+    # The next frame names binary and carries no headers.
+    framer.feed(HEADER)
+    assert framer.next_message() == STRICT
+    assert framer.message_codec.name == "binary" and framer.message_headers == {}
+
+
+def test_header_transforms_deflate_replies() -> None:
+    framer = DetectingFramer(header_transforms=("zlib",))
+    framer.feed(HEADER)
+    assert framer.next_message() == STRICT
+    out = framer.wrap(STRICT, codec=get_codec("binary"), seqid=7)
+    assert out[14:17] == b"\x00\x01\x01"  # protocol 0, one transform: zlib
+    reader = HeaderFramer(get_codec("binary"))
+    reader.feed(out)
+    assert reader.next_message() == STRICT
+
+
+# --- through the protocol engine -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "wire", "detected", "needed"), TABLE, ids=IDS)
+def test_engine_serves_a_detected_connection_fed_byte_by_byte(
+    name: str, wire: bytes, detected: Detected, needed: int
+) -> None:
+    """The engine reads ``message_codec`` / ``message_headers`` only once a message is
+    out, so the undecided framer (codec ``None``) is never asked for them; replies come out
+    in the caller's own format."""
+    framer = DetectingFramer()
+    engine = ServerConnection(SMALL, get_codec("binary"), framer)
+    calls: list[Call] = []
+    for i in range(len(wire)):
+        engine.receive_data(wire[i : i + 1])
+        while (event := engine.next_event()) is not NEED_DATA:
+            assert isinstance(event, Call)
+            calls.append(event)
+    assert [(c.method.name, c.seqid) for c in calls] == [("ping", 7)] * 2
+    codec = calls[0].codec
+    assert codec is not None and codec.name == (
+        "binary" if detected.protocol == "header" else detected.protocol
+    )
+    if detected.protocol == "header":
+        assert calls[0].headers == {}
+    else:
+        assert calls[0].headers is None
+    out = engine.send_reply(calls[0], PING.result())  # type: ignore[misc]
+    # What a client of that format reads back.
+    reader: object
+    if detected.protocol == "header":
+        reader = wire_format("header", detected.transport).new_framer()
+    else:
+        reader = wire_format(detected.protocol, detected.transport).new_framer()
+    reader.feed(out)  # type: ignore[attr-defined]
+    message = reader.next_message()  # type: ignore[attr-defined]
+    decoded = codec.decode_message(message, lambda n, t: PING.result)
+    assert (decoded.name, decoded.mtype, decoded.seqid) == ("ping", MessageType.REPLY, 7)
+
+
+def test_engine_carries_header_codec_and_headers() -> None:
+    framer = DetectingFramer()
+    engine = ServerConnection(SMALL, get_codec("binary"), framer)
+    engine.receive_data(HEADER_COMPACT)
+    call = engine.next_event()
+    assert isinstance(call, Call)
+    assert call.codec is not None and call.codec.name == "compact"
+    assert call.headers == {"k": "v"}
+    out = engine.send_reply(call, PING.result(), {"r": "1"})  # type: ignore[misc]
+    reader = HeaderFramer(get_codec("binary"))
+    reader.feed(out)
+    message = reader.next_message()
+    assert message is not None and reader.message_headers == {"r": "1"}
+    assert reader.message_codec.name == "compact"
 
 
 def test_real_zlib_levels_detected() -> None:
@@ -203,6 +359,8 @@ WAITING = [
     b"\x78",
     b"\x78\x9c",
     b"\x78\x01\x00\x11",  # inside the stored block's header
+    b"\x00\x00\x00\x1f\x0f",  # half of the THeader magic
+    b"\x00\x00\x00\x23\x00\x00\x00\x1f\x0f",  # framed twice, half of the magic
 ]
 
 
@@ -221,6 +379,7 @@ def test_waits_instead_of_guessing(prefix: bytes) -> None:
 
 ONLY_BINARY_FRAMED = {"protocols": ["binary"], "transports": ["framed"]}
 BUFFERED = {"transports": ["buffered"]}
+NO_HEADER = {"protocols": ["binary", "compact", "json"]}
 # (id, first bytes, constructor options, error type, words in the message, refused after N bytes)
 REFUSALS = [
     (
@@ -233,12 +392,36 @@ REFUSALS = [
     ),
     ("tls", b"\x16\x03\x01\x00\xa5\x01\x00", {}, RemoteProtocolError, ["TLS handshake"], 1),
     (
-        "theader",
+        "theader-not-accepted",
         bytes.fromhex("0000001c 0fff 0000 00000001 0001 0000"),
+        NO_HEADER,
+        RemoteProtocolError,
+        ["00 00 00 1c 0f", "header over buffered", "accepts binary, compact, json over"],
+        5,
+    ),
+    (
+        "framed-theader-not-accepted",
+        framed(HEADER),
+        NO_HEADER,
+        RemoteProtocolError,
+        ["00 00 00 23 00", "header over framed"],
+        8,  # the inner length is too long for an old-style name in this frame
+    ),
+    (
+        "theader-frame-too-short",
+        bytes.fromhex("00000009 0fff 0000 00000001"),
         {},
         RemoteProtocolError,
-        ["THeader", "00 00 00 1c 0f ff"],
+        ["00 00 00 09 0f", "not a Thrift message"],
         5,
+    ),
+    (
+        "only-header-refuses-binary",
+        STRICT,
+        {"protocols": ["header"]},
+        RemoteProtocolError,
+        ["binary over buffered", "accepts header over buffered, framed, zlib"],
+        1,
     ),
     (
         "huge-frame",
@@ -277,7 +460,11 @@ REFUSALS = [
         framed(STRICT),
         BUFFERED,
         RemoteProtocolError,
-        ["00 00 00 11 80", "binary over framed", "accepts binary, compact, json over buffered"],
+        [
+            "00 00 00 11 80",
+            "binary over framed",
+            "accepts binary, compact, json, header over buffered",
+        ],
         5,
     ),
     (
@@ -466,6 +653,9 @@ def test_wrap_before_detection_is_a_local_error() -> None:
         {"transports": ["header"]},
         {"transports": "http"},
         {"protocols": ["binary"], "codec_options": {"compact": {}}},
+        {"codec_options": {"header": {}}},
+        {"protocols": ["binary"], "header_transforms": ["zlib"]},
+        {"header_transforms": ["snappy"]},
     ],
 )
 def test_bad_configuration(options: dict[str, object]) -> None:
