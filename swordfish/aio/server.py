@@ -252,7 +252,11 @@ class _ServerProtocol(EngineProtocol):
         super().connection_lost(exc)
         if self._idle_timer is not None:
             self._idle_timer.cancel()
-        self.server._connection_gone(self)
+        # Calls still running (a oneway, or one whose caller hung up: always so over TLS,
+        # which cannot half-close) keep the connection counted until they finish, so stop()
+        # waits for them and, at its deadline, cancels them instead of leaving tasks behind.
+        if self.in_flight == 0:
+            self.server._connection_gone(self)
         log.debug("closed %s (%s)", self.peer, exc or "clean")
 
     def data_received(self, data: bytes) -> None:
@@ -487,6 +491,10 @@ class _ServerProtocol(EngineProtocol):
         server.calls_served += 1
         if server._blocked:
             server._unblock()
+        if self.closed:
+            if self.in_flight == 0:
+                server._connection_gone(self)  # the last call of a lost connection
+            return
         if self._pause_reasons & PAUSE_LIMIT or self._eof or server._stopping:
             self.pump()
 

@@ -17,6 +17,7 @@ import swordfish
 from swordfish import tls
 from swordfish.aio import AsyncClient, AsyncClientPool, AsyncServer
 from swordfish.errors import TransportError
+from swordfish.rpc import AsyncFilter
 from tests.tls_certs import Certs, make_certs
 
 from .conftest import AsyncStoreHandler
@@ -215,3 +216,54 @@ def test_argument_checks(store: ModuleType, certs: Certs) -> None:
             ssl_context=server_ctx(certs),
             handshake_timeout=0,
         )
+
+
+@pytest.mark.parametrize("with_filter", [False, True], ids=["plain", "filtered"])
+def test_stop_waits_for_calls_of_a_caller_that_hung_up(
+    arun: Run[None], store: ModuleType, certs: Certs, with_filter: bool
+) -> None:
+    """TLS cannot half-close: when the caller closes, asyncio drops the whole connection
+    while its call still runs. stop() must still wait for that call (and at its deadline
+    cancel it), never return early and leave the task behind."""
+
+    class PassThrough(AsyncFilter):
+        role, description = "pass", "awaits the next service"
+
+        async def __call__(self, request: Any, service: Any) -> Any:
+            return await service(request)
+
+    async def main() -> None:
+        handler = AsyncStoreHandler(store)
+        filters = [PassThrough()] if with_filter else []
+        server = AsyncServer(
+            store.Store,
+            handler,
+            "127.0.0.1",
+            0,
+            transport="framed",
+            ssl_context=server_ctx(certs),
+            filters=filters,
+        )
+        await server.start()
+        ctx = tls.client_context(certs.ca)
+        client = AsyncClient(
+            store.Store, "127.0.0.1", server.port, transport="framed", ssl_context=ctx
+        )
+        call = asyncio.ensure_future(client.slow(0.6, 7))
+        for _ in range(300):  # until the handler runs
+            if handler.running:
+                break
+            await asyncio.sleep(0.01)
+        assert handler.running == 1
+        call.cancel()
+        await client.close()
+        await asyncio.sleep(0.2)  # the server sees the connection go
+        started = time.monotonic()
+        await server.stop(timeout=5)
+        waited = time.monotonic() - started
+        assert handler.finished == [7], "stop() returned before the running call finished"
+        assert 0.1 < waited < 4, waited
+        mine = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        assert not [t for t in mine if not t.done()], mine
+
+    arun(main())
