@@ -53,6 +53,12 @@ PROG = "swordfish"
 STOP_GRACE = 2.0
 
 
+#: Prefix of the CLI's multiplexed protocol names ("multiplexed-compact"): the protocol after
+#: it, with calls named "SERVICE:method" (Apache's TMultiplexedProtocol).
+MULTIPLEXED_PREFIX = "multiplexed-"
+CLI_PROTOCOLS = (*PROTOCOLS, *(MULTIPLEXED_PREFIX + p for p in PROTOCOLS))
+
+
 class UsageError(Exception):
     """Bad input from the command line: reported on stderr, exit status 2."""
 
@@ -66,7 +72,13 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--service", required=True, help="service name in the IDL")
         p.add_argument("--host", default="127.0.0.1", help="default: %(default)s")
         p.add_argument("--port", type=int, default=9090, help="default: %(default)s")
-        p.add_argument("--protocol", choices=PROTOCOLS, default="binary")
+        p.add_argument(
+            "--protocol",
+            choices=CLI_PROTOCOLS,
+            default="binary",
+            help="multiplexed-P: protocol P with Apache's multiplexed service names "
+            '("SERVICE:method"; the service registered or called under its --service name)',
+        )
         p.add_argument(
             "--transport",
             choices=CLIENT_TRANSPORTS,
@@ -212,6 +224,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args = _parser().parse_args(argv)
+    args.multiplexed_protocol = args.protocol.startswith(MULTIPLEXED_PREFIX)
+    args.protocol = args.protocol.removeprefix(MULTIPLEXED_PREFIX)
     try:
         if args.command == "serve":
             return _serve(args)
@@ -318,6 +332,12 @@ def _serve(args: argparse.Namespace) -> int:
         )
     if args.detect is not None and args.transport == HTTP_TRANSPORT:
         raise UsageError("--detect serves raw Thrift over TCP: not with --transport http")
+    if args.multiplexed_protocol and (args.transport == HTTP_TRANSPORT or args.server == "prefork"):
+        raise UsageError(
+            "--protocol multiplexed-* is served with --server simple, threaded, threadpool, "
+            "forking or asyncio over a TCP transport (in Python, ThriftWSGIApp/ThriftASGIApp "
+            "and prefork WorkerApp take services= directly)"
+        )
     _describe_wire(args)  # a bad --detect name is a usage error before anything starts
     _, service = _load_service(args.idl, args.service)
     if args.server == "prefork":
@@ -352,8 +372,8 @@ def _serve(args: argparse.Namespace) -> int:
         raise UsageError("--workers applies to --server threadpool only")
     try:
         server = make_server(
-            service,
-            handler,
+            _served(args, service),
+            _served(args, handler),
             args.host,
             args.port,
             protocol=args.protocol,
@@ -363,6 +383,7 @@ def _serve(args: argparse.Namespace) -> int:
             idle_timeout=args.idle_timeout,
             ssl_context=ssl_context,
             detect=_detect_option(args),
+            **_multiplexed_services(args, service, handler),
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
@@ -406,8 +427,8 @@ def _serve_asyncio(
 
     try:
         server = AsyncServer(
-            service,
-            handler,
+            _served(args, service),
+            _served(args, handler),
             args.host,
             args.port,
             protocol=args.protocol,
@@ -415,6 +436,7 @@ def _serve_asyncio(
             idle_timeout=args.idle_timeout,
             ssl_context=ssl_context,
             detect=_detect_option(args),
+            **_multiplexed_services(args, service, handler),
             **({} if args.workers is None else {"handler_threads": args.workers}),
         )
     except ValueError as exc:
@@ -449,6 +471,22 @@ def _serve_asyncio(
         return run(main(), loop=loop_name)
     except RuntimeError as exc:  # uvloop asked for but not installed
         raise UsageError(str(exc)) from exc
+
+
+def _served(args: argparse.Namespace, value: object) -> object:
+    """The service (or handler) a server is built with: none when multiplexed (the
+    ``services=`` of ``_multiplexed_services`` instead)."""
+    return None if args.multiplexed_protocol else value
+
+
+def _multiplexed_services(
+    args: argparse.Namespace, service: object, handler: object
+) -> dict[str, Any]:
+    """``services=`` for ``--protocol multiplexed-*``: the one service under its IDL name,
+    as Apache's TMultiplexedProcessor registers it (empty otherwise)."""
+    if not args.multiplexed_protocol:
+        return {}
+    return {"services": {args.service.rpartition(".")[2]: (service, handler)}}
 
 
 def _detect_option(args: argparse.Namespace) -> bool | tuple[str, ...]:
@@ -683,7 +721,8 @@ def _call(args: argparse.Namespace) -> int:
             protocol=args.protocol,
             transport=args.transport,
             timeout=args.timeout,
-            service_name=args.multiplexed,
+            service_name=args.multiplexed
+            or (args.service.rpartition(".")[2] if args.multiplexed_protocol else None),
             ssl_context=ssl_context,
             server_hostname=args.server_hostname,
             **options,

@@ -309,3 +309,58 @@ def test_handler_from_a_py_path_is_a_real_module(tmp_path: Path) -> None:
         assert p.stop()[0] == 0
     finally:
         p.kill()
+
+
+@pytest.mark.parametrize("server_model", ["threaded", "asyncio"])
+def test_multiplexed_protocol_names(
+    serve: Any, capsys: pytest.CaptureFixture[str], server_model: str
+) -> None:
+    """``--protocol multiplexed-P`` serves (and calls) the service under its IDL name with
+    protocol P: a prefixed client is answered, a plain one gets UNKNOWN_METHOD."""
+    p = serve("--port", "0", "--server", server_model, "--protocol", "multiplexed-compact")
+    deadline = time.monotonic() + 15
+    port = None
+    while port is None and time.monotonic() < deadline:
+        try:
+            line = p.lines.get(timeout=0.1)
+        except queue.Empty:
+            assert p.proc.poll() is None, "".join(p.stderr)
+            continue
+        found = re.search(r"listening on 127\.0\.0\.1:(\d+) .*protocol=compact", line)
+        port = int(found.group(1)) if found else None
+    assert port is not None, "".join(p.stderr)
+    opts: dict[str, Any] = {"port": port, "protocol": "compact", "timeout": 5}
+    with swordfish.make_client(store.Store, service_name="Store", **opts) as c:
+        assert c.add(40, 2) == 42
+    with swordfish.make_client(store.Store, **opts) as c:
+        with pytest.raises(swordfish.TApplicationException) as info:
+            c.add(1, 2)
+        assert info.value.type == swordfish.TApplicationException.UNKNOWN_METHOD
+    argv = ("call", IDL, "--service", "Store", "--port", str(port))
+    add = ("add", '{"a": 1, "b": 2}')
+    rc, out, _ = run_main(capsys, *argv, "--protocol", "multiplexed-compact", *add)
+    assert (rc, out) == (0, "3\n")
+    rc, _, err = run_main(capsys, *argv, "--protocol", "compact", *add)
+    assert rc == 1 and "Service name not found" in err, err
+    assert p.stop()[0] == 0
+
+
+@pytest.mark.parametrize(
+    "extra", [("--server", "prefork"), ("--transport", "http")], ids=["prefork", "http"]
+)
+def test_multiplexed_protocol_is_refused_where_it_is_not_served(
+    capsys: pytest.CaptureFixture[str], extra: tuple[str, ...]
+) -> None:
+    rc, _, err = run_main(
+        capsys,
+        "serve",
+        IDL,
+        "--service",
+        "Store",
+        "--handler",
+        "tests.cli.handler:Handler",
+        "--protocol",
+        "multiplexed-binary",
+        *extra,
+    )
+    assert rc == 2 and "multiplexed-*" in err, err
