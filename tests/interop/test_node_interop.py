@@ -80,11 +80,12 @@ CASES = [
     *cases(("header-compact",), ("framed",), ("tls",)),
     *cases(("binary", "compact", "json"), ("http",), ("plain",)),
     *cases(("binary",), ("http",), ("tls",)),
+    *cases(("header", "header-compact"), ("http",), ("plain",)),
+    *cases(("header",), ("http",), ("tls",)),
 ]
 
-#: Node client against Node server: the reference for THeader (if a pair passes here and
-#: fails against Swordfish, the fault is Swordfish's), and THeader over HTTP(S), which only
-#: the Node peers speak.
+#: Node client against Node server: the reference for THeader and THeader over HTTP(S) (if a
+#: pair passes here and fails against Swordfish, the fault is Swordfish's).
 NODE_PAIR_CASES = [
     *cases(("header",), ("buffered",), ("plain",)),
     *cases(("header-compact",), ("framed",), ("plain",)),
