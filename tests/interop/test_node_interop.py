@@ -71,18 +71,11 @@ def cases(
 
 #: The cases both Node and Swordfish speak. Node's library has no zlib transform, so the
 #: "zlib" transport and THeader transforms have no Node case.
-CASES = [
-    *cases(("binary", "compact", "json"), ("buffered", "framed"), ("plain", "tls")),
-    # THeader and HTTP landed in Swordfish while these tests were written: one line each
-    # (drop one to leave that feature out). TLS sits under the framing, so one THeader case
-    # stands for TLS; HTTPS is its own code path, with one case.
-    *cases(("header", "header-compact"), ("buffered", "framed"), ("plain",)),
-    *cases(("header-compact",), ("framed",), ("tls",)),
-    *cases(("binary", "compact", "json"), ("http",), ("plain",)),
-    *cases(("binary",), ("http",), ("tls",)),
-    *cases(("header", "header-compact"), ("http",), ("plain",)),
-    *cases(("header",), ("http",), ("tls",)),
-]
+CASES = cases(
+    ("binary", "compact", "json", "header", "header-compact"),
+    ("buffered", "framed", "http"),
+    ("plain", "tls"),
+)
 
 #: Node client against Node server: the reference for THeader and THeader over HTTP(S) (if a
 #: pair passes here and fails against Swordfish, the fault is Swordfish's).
