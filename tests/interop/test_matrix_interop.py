@@ -83,10 +83,10 @@ CLIENT_ROWS = _tcp_params("sync", "async")
 #: --transport http --ssl --server asyncio`` (uvicorn, "cli-uvicorn") for one; Swordfish's
 #: HttpClient ("sync") calls Apache's THttpServer for every protocol, AsyncHttpClient
 #: ("async") for one. Plain-HTTP rows for binary/compact/json are in test_http_interop.py;
-#: header has one row in the clear (binary inside) and one over TLS (compact inside).
-HTTP_ROWS = [(p, True) for p in ("binary", "compact", "json")] + [
+#: header runs over TLS with either protocol inside, and once in the clear (binary inside;
+#: test_http_header_interop.py has the rest of the plain-HTTP header rows).
+HTTP_ROWS = [(p, True) for p in ("binary", "compact", "json", "header", "header-compact")] + [
     ("header", False),
-    ("header-compact", True),
 ]
 
 
