@@ -34,7 +34,7 @@ from typing import Any, NoReturn
 
 from .aio.loops import LOOPS
 from .errors import IDLError, SwordfishError
-from .framing import detection
+from .framing import HEADER_TRANSFORMS, detection
 from .model.service import ServiceSpec
 from .model.spec import TypeSpec
 from .model.struct import Struct, ThriftException
@@ -78,6 +78,15 @@ def _parser() -> argparse.ArgumentParser:
             default="binary",
             help="multiplexed-P: protocol P with Apache's multiplexed service names "
             '("SERVICE:method"; the service registered or called under its --service name)',
+        )
+        p.add_argument(
+            "--header-transform",
+            dest="header_transforms",
+            choices=HEADER_TRANSFORMS,
+            action="append",
+            default=[],
+            help="--protocol header/header-compact: apply this transform to what is sent "
+            "(repeatable; a server answers a deflating caller deflated anyway)",
         )
         p.add_argument(
             "--transport",
@@ -353,6 +362,7 @@ def _serve(args: argparse.Namespace) -> int:
                 args.host,
                 args.port,
                 protocol=args.protocol,
+                header_transforms=args.header_transforms,
                 server=args.server,
                 workers=args.workers,
                 idle_timeout=args.idle_timeout,
@@ -383,6 +393,7 @@ def _serve(args: argparse.Namespace) -> int:
             idle_timeout=args.idle_timeout,
             ssl_context=ssl_context,
             detect=_detect_option(args),
+            header_transforms=args.header_transforms,
             **_multiplexed_services(args, service, handler),
         )
     except ValueError as exc:
@@ -436,6 +447,7 @@ def _serve_asyncio(
             idle_timeout=args.idle_timeout,
             ssl_context=ssl_context,
             detect=_detect_option(args),
+            header_transforms=args.header_transforms,
             **_multiplexed_services(args, service, handler),
             **({} if args.workers is None else {"handler_threads": args.workers}),
         )
@@ -587,6 +599,7 @@ class _PreforkApp:
         self.transport: str = args.transport
         self.idle_timeout: float = args.idle_timeout
         self.detect = _detect_option(args)
+        self.header_transforms: tuple[str, ...] = tuple(args.header_transforms)
 
     def __call__(self) -> Any:
         from .idl import clear_cache
@@ -604,7 +617,11 @@ class _PreforkApp:
             handler,
             protocol=self.protocol,
             transport=self.transport,
-            options={"idle_timeout": self.idle_timeout, "detect": self.detect},
+            options={
+                "idle_timeout": self.idle_timeout,
+                "detect": self.detect,
+                "header_transforms": self.header_transforms,
+            },
         )
 
     def __repr__(self) -> str:
@@ -725,6 +742,7 @@ def _call(args: argparse.Namespace) -> int:
             or (args.service.rpartition(".")[2] if args.multiplexed_protocol else None),
             ssl_context=ssl_context,
             server_hostname=args.server_hostname,
+            header_transforms=args.header_transforms,
             **options,
         )
     except ValueError as exc:

@@ -21,7 +21,7 @@ import socket
 import socketserver
 import ssl
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from types import FrameType
 from typing import Any
@@ -160,6 +160,7 @@ def serve_http(
     port: int,
     *,
     protocol: str = "binary",
+    header_transforms: Iterable[str] = (),
     server: str = "threaded",
     workers: int | None = None,
     idle_timeout: float | None = 60.0,
@@ -175,7 +176,7 @@ def serve_http(
     threads; ``loop``: "asyncio" or "uvloop"); "simple", "threaded" or "threadpool" run a
     ``ThriftWSGIApp`` under ``wsgi_server`` (``workers``: the pool's threads). ``say`` gets
     ``listening on HOST:PORT (...)`` once the socket listens, then ``stopping``. Returns the
-    exit status (0 after a clean stop).
+    exit status (0 after a clean stop). ``header_transforms``: as for the apps (THeader only).
     """
     tls = ", tls" if ssl_context is not None else ""
     if server == "asyncio":
@@ -184,6 +185,7 @@ def serve_http(
                 service,
                 handler,
                 protocol=protocol,
+                header_transforms=header_transforms,
                 threads=DEFAULT_THREADS if workers is None else workers,
             ),
             host,
@@ -198,7 +200,7 @@ def serve_http(
         )
     if loop is not None:
         raise ValueError("--loop applies to --server asyncio only")
-    app = ThriftWSGIApp(service, handler, protocol=protocol)
+    app = ThriftWSGIApp(service, handler, protocol=protocol, header_transforms=header_transforms)
     httpd = wsgi_server(
         app,
         host,

@@ -7,6 +7,7 @@ import os
 import queue
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -364,3 +365,57 @@ def test_multiplexed_protocol_is_refused_where_it_is_not_served(
         *extra,
     )
     assert rc == 2 and "multiplexed-*" in err, err
+
+
+@pytest.mark.parametrize("server_model", ["threaded", "asyncio", "prefork"])
+def test_header_transform_flag(
+    serve: Any, capsys: pytest.CaptureFixture[str], server_model: str
+) -> None:
+    """``--header-transform zlib`` on ``serve`` deflates every reply (even to a caller that
+    did not deflate), on every server kind; on ``call`` it deflates the call."""
+    from swordfish.framing import wire_format
+    from swordfish.model import MessageType
+
+    p = serve(
+        "--port", "0", "--server", server_model,
+        *(("--workers", "1") if server_model == "prefork" else ()),
+        "--protocol", "header", "--header-transform", "zlib",
+    )  # fmt: skip
+    deadline = time.monotonic() + 20
+    port = None
+    while port is None and time.monotonic() < deadline:
+        try:
+            line = p.lines.get(timeout=0.1)
+        except queue.Empty:
+            assert p.proc.poll() is None, "".join(p.stderr)
+            continue
+        found = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
+        port = int(found.group(1)) if found else None
+    assert port is not None, "".join(p.stderr)
+    # A plain (not deflated) header call, written by hand; the reply's header must list the
+    # zlib transform: [len 4][magic 2][flags 2][seqid 4][hlen 2][proto id][n transforms][id]
+    wire = wire_format("header", "buffered")
+    framer = wire.new_framer()
+    payload = wire.codec.encode_message("add", MessageType.CALL, 1, store.Store.add_args(a=2, b=3))
+    call = framer.wrap(payload)
+    assert call[15] == 0  # no transform on what we send
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(call)
+        reply = b""
+        while len(reply) < 4 or len(reply) < 4 + int.from_bytes(reply[:4], "big"):
+            chunk = sock.recv(65536)
+            assert chunk, reply
+            reply += chunk
+    assert reply[4:6] == b"\x0f\xff" and reply[14:17] == b"\x00\x01\x01", reply[:20].hex()
+    framer.feed(reply)
+    message = framer.next_message()
+    assert message is not None
+    assert wire.codec.decode_message(message, lambda n, t: store.Store.add_result).body == (
+        store.Store.add_result(success=5)
+    )
+    argv = ("call", IDL, "--service", "Store", "--port", str(port), "--protocol", "header")
+    rc, out, err = run_main(capsys, *argv, "--header-transform", "zlib", "add", '{"a": 1, "b": 2}')
+    assert (rc, out) == (0, "3\n"), err
+    assert p.stop()[0] == 0
+    rc, _, err = run_main(capsys, *argv[:-1], "binary", "--header-transform", "zlib", "ping")
+    assert rc == 2 and "header_transforms apply to the THeader protocols" in err, err
