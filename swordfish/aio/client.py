@@ -70,7 +70,7 @@ from ..rpc.options import (
 )
 from ..rpc.request import Context, Request, Response
 from ..rpc.service import AsyncService
-from ..rpc.stub import MethodTable, unwrap
+from ..rpc.stub import IDLMethodAttributes, MethodTable, unwrap
 from .stream import EngineProtocol, format_address, open_connection
 
 __all__ = ["AsyncClient", "AsyncClientPool", "AsyncStub"]
@@ -359,6 +359,8 @@ class _Filters:
     _chain: AsyncService[Request, Response] | None
 
     headers: dict[str, str]
+    #: What the client and the pool set themselves (see ``IDLMethodAttributes``).
+    _sf_own: tuple[str, ...] = ("stub", "service", "endpoint", "headers")
 
     def _set_filters(self, filters: Iterable[AnyAsyncFilter] | Stack, call: _CallFn) -> None:
         self.stack = filters if isinstance(filters, Stack) else Stack(filters)
@@ -401,7 +403,7 @@ class _Filters:
             record_reply_headers(context.reply_headers)
 
 
-class AsyncClient(_Filters):
+class AsyncClient(_Filters, IDLMethodAttributes):
     """A pipelined asyncio client for one service: ``await client.add(1, 2)``.
 
     IDL methods are reached as attributes unless the name is one of the client's own
@@ -559,15 +561,6 @@ class AsyncClient(_Filters):
     ) -> None:
         await self.close()
 
-    def __getattr__(self, name: str) -> Any:
-        # Reached only for names that are not the client's own: IDL methods.
-        if name.startswith("__") or name in ("stub", "service", "endpoint"):
-            raise AttributeError(name)
-        return getattr(self.stub, name)
-
-    def __dir__(self) -> list[str]:
-        return sorted(set(super().__dir__()) | set(self.service.methods))
-
     def __repr__(self) -> str:
         state = "closed" if self._closed else ("connected" if self.connected else "idle")
         return f"<AsyncClient {self.service.name} {self.endpoint.address} {state}>"
@@ -680,7 +673,7 @@ class AsyncClient(_Filters):
             return proto
 
 
-class AsyncClientPool(_Filters):
+class AsyncClientPool(_Filters, IDLMethodAttributes):
     """A pool of connections, one call per connection at a time: ``await pool.add(1, 2)``.
 
     min_size / max_size: connections kept open at least / opened at most.
@@ -827,11 +820,6 @@ class AsyncClientPool(_Filters):
         tb: TracebackType | None,
     ) -> None:
         await self.close()
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__") or name in ("stub", "service", "endpoint"):
-            raise AttributeError(name)
-        return getattr(self.stub, name)
 
     def __repr__(self) -> str:
         return (

@@ -43,7 +43,7 @@ from ..rpc.options import (
 )
 from ..rpc.request import Context, Request, Response
 from ..rpc.service import AsyncService, ServiceStatus
-from ..rpc.stub import unwrap
+from ..rpc.stub import IDLMethodAttributes, unwrap
 from .client import TIMEOUT_ERROR_KEY, AsyncStub
 
 __all__ = [
@@ -207,7 +207,7 @@ def _checked(http_headers: Mapping[str, str] | None) -> dict[str, str]:
         raise ValueError(str(exc)) from None
 
 
-class AsyncHttpClient:
+class AsyncHttpClient(IDLMethodAttributes):
     """An asyncio Thrift-over-HTTP client for one service: ``await client.add(1, 2)``.
 
     Options as for ``swordfish.sync.http.HttpClient`` (url or host/port/path, protocol,
@@ -364,15 +364,6 @@ class AsyncHttpClient:
         tb: TracebackType | None,
     ) -> None:
         await self.close()
-
-    def __getattr__(self, name: str) -> Any:
-        # Reached only for names that are not the client's own: IDL methods.
-        if name.startswith("__") or name in ("stub", "service", "connection", "headers"):
-            raise AttributeError(name)
-        return getattr(self.stub, name)
-
-    def __dir__(self) -> list[str]:
-        return sorted(set(super().__dir__()) | set(self.service.methods))
 
     def __repr__(self) -> str:
         return f"<AsyncHttpClient {self.service.name} {self.connection!r}>"

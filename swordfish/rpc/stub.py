@@ -22,7 +22,7 @@ from .context import SCOPE_VAR, outgoing_headers, record_reply_headers
 from .request import Context, Request, Response
 from .service import Service
 
-__all__ = ["MethodTable", "Stub", "StubMethod", "build_args", "unwrap"]
+__all__ = ["IDLMethodAttributes", "MethodTable", "Stub", "StubMethod", "build_args", "unwrap"]
 
 
 def build_args(method: MethodSpec, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Struct:
@@ -166,3 +166,26 @@ class Stub(MethodTable):
             return unwrap(method, self._sf_service(request))
         finally:
             record_reply_headers(request.context.reply_headers)
+
+
+class IDLMethodAttributes:
+    """Mixin for client fronts: IDL methods as attributes (``client.add(1, 2)``).
+
+    Attribute lookup reaches the stub only for names the client does not have itself, and
+    never for dunder names or the attributes a client sets in ``__init__`` (``_sf_own``: while
+    ``__init__`` runs they do not exist yet, and a lookup must not recurse into the stub).
+    ``dir()`` lists the IDL methods, for completion in a REPL.
+    """
+
+    #: Attributes the client sets itself; a missing one is an AttributeError, never a stub call.
+    _sf_own: tuple[str, ...] = ("stub", "service", "connection", "headers")
+    stub: Any
+    service: ServiceSpec
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name in type(self)._sf_own:
+            raise AttributeError(name)
+        return getattr(self.stub, name)
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()) | set(self.service.methods))

@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
 from ..errors import (
     ConnectionClosedError,
@@ -51,7 +51,7 @@ from ..rpc.filter import AnyFilter, Stack
 from ..rpc.options import HTTP_TRANSPORT
 from ..rpc.request import Context, Request, Response
 from ..rpc.service import Service, ServiceStatus
-from ..rpc.stub import Stub
+from ..rpc.stub import IDLMethodAttributes, Stub
 from ._common import PROTOCOLS, TRANSPORTS, check_choice, resolve_service
 from .stream import READ_SIZE, SyncStream, connect_tcp, format_address
 
@@ -266,7 +266,7 @@ class ConnectionService(Service[Request, Response]):
         return f"<ConnectionService {format_address((self.host, self.port))} {state}>"
 
 
-class Client:
+class Client(IDLMethodAttributes):
     """A blocking client for one service: ``client.add(1, 2)``.
 
     IDL methods are reached as attributes (``client.add``) unless the name is one of the
@@ -368,15 +368,6 @@ class Client:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-    def __getattr__(self, name: str) -> Any:
-        # Reached only for names that are not the client's own: IDL methods.
-        if name.startswith("__") or name in ("stub", "service", "connection", "headers"):
-            raise AttributeError(name)
-        return getattr(self.stub, name)
-
-    def __dir__(self) -> list[str]:
-        return sorted(set(super().__dir__()) | set(self.service.methods))
 
     def __repr__(self) -> str:
         return f"<Client {self.service.name} {self.connection!r}>"

@@ -40,7 +40,7 @@ import ssl
 import time
 from collections.abc import Iterable, Mapping
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
 import httpx
 
@@ -53,7 +53,7 @@ from ..rpc.http import HttpExchange, check_http_headers, client_url, map_http_er
 from ..rpc.options import check_choice, check_positive_int, check_timeout
 from ..rpc.request import Context, Request, Response
 from ..rpc.service import Service, ServiceStatus
-from ..rpc.stub import Stub
+from ..rpc.stub import IDLMethodAttributes, Stub
 from ._common import resolve_service
 
 __all__ = [
@@ -224,7 +224,7 @@ def _checked(http_headers: Mapping[str, str] | None) -> dict[str, str]:
         raise ValueError(str(exc)) from None
 
 
-class HttpClient:
+class HttpClient(IDLMethodAttributes):
     """A blocking Thrift-over-HTTP client for one service: ``client.add(1, 2)``.
 
     The URL is ``url`` when given, else ``http://host:port/path`` (``https://`` with
@@ -324,15 +324,6 @@ class HttpClient:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-    def __getattr__(self, name: str) -> Any:
-        # Reached only for names that are not the client's own: IDL methods.
-        if name.startswith("__") or name in ("stub", "service", "connection", "headers"):
-            raise AttributeError(name)
-        return getattr(self.stub, name)
-
-    def __dir__(self) -> list[str]:
-        return sorted(set(super().__dir__()) | set(self.service.methods))
 
     def __repr__(self) -> str:
         return f"<HttpClient {self.service.name} {self.connection!r}>"
