@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from ..errors import ConnectionClosedError, TransportError, TransportTimeout
 from ..netinfo import format_address, unacknowledged
 
-__all__ = ["SyncStream", "connect_tcp", "format_address", "map_socket_errors"]
+__all__ = ["SyncStream", "connect_tcp", "format_address", "map_socket_errors", "socket_error"]
 
 #: Bytes asked of the kernel per read; one Thrift reply usually fits.
 READ_SIZE = 65536
@@ -36,22 +36,27 @@ READ_SIZE = 65536
 _DISCARD_READS = 16
 
 
+def socket_error(exc: OSError, action: str) -> TransportError:
+    """The Swordfish error for a socket exception; ``action`` names what failed."""
+    if isinstance(exc, TimeoutError):  # socket.timeout is TimeoutError since 3.10
+        return TransportTimeout(f"{action} timed out")
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return TransportError(f"{action} failed: TLS certificate rejected: {exc}")
+    if isinstance(exc, ssl.SSLError):
+        # Alerts from the peer (certificate required/unknown CA, ...), bad records, etc.
+        return TransportError(f"{action} failed: TLS error: {exc}")
+    if isinstance(exc, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)):
+        return ConnectionClosedError(f"{action}: connection closed by peer ({exc})")
+    return TransportError(f"{action} failed: {exc}")
+
+
 @contextmanager
 def map_socket_errors(action: str) -> Iterator[None]:
-    """Translate socket exceptions raised inside the block; ``action`` names what failed."""
+    """Translate socket exceptions raised inside the block (see ``socket_error``)."""
     try:
         yield
-    except TimeoutError as exc:  # socket.timeout is TimeoutError since 3.10
-        raise TransportTimeout(f"{action} timed out") from exc
-    except ssl.SSLCertVerificationError as exc:
-        raise TransportError(f"{action} failed: TLS certificate rejected: {exc}") from exc
-    except ssl.SSLError as exc:
-        # Alerts from the peer (certificate required/unknown CA, ...), bad records, etc.
-        raise TransportError(f"{action} failed: TLS error: {exc}") from exc
-    except (ConnectionResetError, ConnectionAbortedError, BrokenPipeError) as exc:
-        raise ConnectionClosedError(f"{action}: connection closed by peer ({exc})") from exc
     except OSError as exc:
-        raise TransportError(f"{action} failed: {exc}") from exc
+        raise socket_error(exc, action) from exc
 
 
 def _check_timeout(timeout: float | None, action: str) -> float | None:
@@ -65,12 +70,14 @@ def _check_timeout(timeout: float | None, action: str) -> float | None:
 class SyncStream:
     """A connected stream socket with per-call timeouts (``None`` = block forever)."""
 
-    __slots__ = ("_closed", "_peer", "_sock", "_tls")
+    __slots__ = ("_closed", "_peer", "_poller", "_sock", "_tls")
 
     def __init__(self, sock: socket.socket, peer: str | None = None) -> None:
         self._sock = sock
         self._tls = sock if isinstance(sock, ssl.SSLSocket) else None
         self._closed = False
+        # is_readable's poll object, made once: a client asks before every call.
+        self._poller: select.poll | None = None
         if peer is None:
             try:
                 peer = format_address(sock.getpeername())
@@ -134,8 +141,10 @@ class SyncStream:
         if fd < 0:
             return True
         if hasattr(select, "poll"):
-            poller = select.poll()
-            poller.register(fd, select.POLLIN)
+            poller = self._poller
+            if poller is None:
+                poller = self._poller = select.poll()
+                poller.register(fd, select.POLLIN)
             readable = bool(poller.poll(0))
         else:  # pragma: no cover - no poll()
             readable = bool(select.select([fd], [], [], 0)[0])
@@ -154,11 +163,15 @@ class SyncStream:
 
     def read(self, max_bytes: int = READ_SIZE, timeout: float | None = None) -> bytes:
         """Up to ``max_bytes``; ``b""`` when the peer closed its side."""
-        action = f"read from {self._peer}"
-        timeout = _check_timeout(timeout, action)
-        with map_socket_errors(action):
+        # The per-call path of every blocking client: no context manager, and the action's
+        # name is only formatted when something failed.
+        if timeout is not None and timeout <= 0:
+            raise TransportTimeout(f"read from {self._peer} timed out")
+        try:
             self._sock.settimeout(timeout)
             return self._drain_pending(self._sock.recv(max_bytes))
+        except OSError as exc:
+            raise socket_error(exc, f"read from {self._peer}") from exc
 
     def read_nowait(self, max_bytes: int = READ_SIZE) -> bytes | None:
         """What can be read without blocking: ``None`` if nothing yet, ``b""`` at EOF.
@@ -195,11 +208,13 @@ class SyncStream:
         """Write all of ``data``; the timeout bounds the whole write, not each chunk."""
         if not data:
             return
-        action = f"write to {self._peer}"
-        timeout = _check_timeout(timeout, action)
-        with map_socket_errors(action):
+        if timeout is not None and timeout <= 0:
+            raise TransportTimeout(f"write to {self._peer} timed out")
+        try:
             self._sock.settimeout(timeout)
             self._sock.sendall(data)
+        except OSError as exc:
+            raise socket_error(exc, f"write to {self._peer}") from exc
 
     def shutdown_write(self) -> bool:
         """Send FIN after everything written so far, and keep reading (a lingering close).
