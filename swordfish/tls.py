@@ -16,9 +16,19 @@ from __future__ import annotations
 import ssl
 from os import PathLike
 
-__all__ = ["client_context", "server_context"]
+__all__ = ["check_context", "client_context", "server_context"]
 
 StrPath = str | PathLike[str]
+
+
+def check_context(ssl_context: object, server_hostname: str | None = None) -> ssl.SSLContext | None:
+    """``ssl_context=`` as every driver takes it (``None`` = no TLS), else a ``ValueError``;
+    ``server_hostname`` (clients) only makes sense with a context."""
+    if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
+        raise ValueError(f"ssl_context must be an ssl.SSLContext, got {ssl_context!r}")
+    if server_hostname is not None and ssl_context is None:
+        raise ValueError("server_hostname applies only with ssl_context")
+    return ssl_context
 
 
 def _harden(context: ssl.SSLContext) -> ssl.SSLContext:

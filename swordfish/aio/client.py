@@ -71,6 +71,7 @@ from ..rpc.options import (
 from ..rpc.request import Context, Request, Response
 from ..rpc.service import AsyncService
 from ..rpc.stub import IDLMethodAttributes, MethodTable, unwrap
+from ..tls import check_context
 from .stream import EngineProtocol, format_address, open_connection
 
 __all__ = ["AsyncClient", "AsyncClientPool", "AsyncStub"]
@@ -261,11 +262,7 @@ class _Endpoint:
         header_transforms: Iterable[str] = (),
     ) -> None:
         self.spec = resolve_service(service)
-        if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
-            raise ValueError(f"ssl_context must be an ssl.SSLContext, got {ssl_context!r}")
-        if server_hostname is not None and ssl_context is None:
-            raise ValueError("server_hostname applies only with ssl_context")
-        self.ssl_context = ssl_context
+        self.ssl_context = check_context(ssl_context, server_hostname)
         self.server_hostname = server_hostname
         self.host = host
         self.port = port

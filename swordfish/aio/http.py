@@ -27,23 +27,28 @@ from typing import Any, Self
 
 import httpx
 
-from ..errors import DeadlineExceeded, LocalProtocolError, Rejected, TransportTimeout
-from ..framing.http import HTTP_PROTOCOLS, HttpStatusError, content_type, http_wire
-from ..limits import DEFAULT_LIMITS, Limits
+from ..errors import DeadlineExceeded, Rejected, TransportTimeout
+from ..framing.http import HttpStatusError
+from ..limits import Limits
 from ..model.service import MethodSpec
 from ..model.struct import Struct
 from ..rpc.context import SCOPE_VAR, outgoing_headers, record_reply_headers
 from ..rpc.filter import AnyAsyncFilter, Stack
-from ..rpc.http import HttpExchange, check_http_headers, client_url, map_http_error
+from ..rpc.http import (
+    DEFAULT_KEEPALIVE_EXPIRY,
+    DEFAULT_POOL_SIZE,
+    HttpCallOptions,
+    HttpExchange,
+    client_url,
+    map_http_error,
+)
 from ..rpc.options import (
-    check_choice,
-    check_positive_int,
     check_timeout,
-    resolve_service,
 )
 from ..rpc.request import Context, Request, Response
 from ..rpc.service import AsyncService, ServiceStatus
 from ..rpc.stub import IDLMethodAttributes, unwrap
+from ..tls import check_context
 from .client import TIMEOUT_ERROR_KEY, AsyncStub
 
 __all__ = [
@@ -54,15 +59,10 @@ __all__ = [
     "HttpStatusError",
 ]
 
-#: Connections an ``AsyncHttpClient`` keeps open to its server at most.
-DEFAULT_POOL_SIZE = 10
-#: Seconds an idle pooled connection is kept.
-DEFAULT_KEEPALIVE_EXPIRY = 30.0
-
 _UNSET: Any = object()
 
 
-class AsyncHttpConnectionService(AsyncService[Request, Response]):
+class AsyncHttpConnectionService(HttpCallOptions, AsyncService[Request, Response]):
     """The async HTTP client's terminal: POSTs ``request.args`` and awaits the result struct.
 
     It reads ``request.context.deadline`` (a filter may change it) and raises the error class
@@ -73,46 +73,13 @@ class AsyncHttpConnectionService(AsyncService[Request, Response]):
     role = "connection"
     description = "POSTs the call and awaits its reply over pooled keep-alive HTTP connections"
 
-    def __init__(
-        self,
-        service: object,
-        url: str,
-        *,
-        protocol: str = "binary",
-        connect_timeout: float | None = 5.0,
-        limits: Limits | None = None,
-        service_name: str | None = None,
-        ssl_context: ssl.SSLContext | None = None,
-        server_hostname: str | None = None,
-        pool_size: int = DEFAULT_POOL_SIZE,
-        keepalive_expiry: float | None = DEFAULT_KEEPALIVE_EXPIRY,
-        http_headers: Mapping[str, str] | None = None,
-        header_transforms: Iterable[str] = (),
-    ) -> None:
-        self.spec = resolve_service(service)
-        self.service_name = service_name
-        self.url = url
-        self.protocol = check_choice("protocol", protocol, HTTP_PROTOCOLS)
-        self.connect_timeout = check_timeout("connect_timeout", connect_timeout)
-        if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
-            raise ValueError(f"ssl_context must be an ssl.SSLContext, got {ssl_context!r}")
-        if server_hostname is not None and ssl_context is None:
-            raise ValueError("server_hostname applies only with ssl_context")
-        self.pool_size = check_positive_int("pool_size", pool_size)
-        self.keepalive_expiry = check_timeout("keepalive_expiry", keepalive_expiry)
-        self.limits = limits or DEFAULT_LIMITS
-        self.wire = http_wire(self.protocol, self.limits, header_transforms=header_transforms)
-        kind = content_type(self.protocol)
-        self.http_headers = {"Content-Type": kind, "Accept": kind, **_checked(http_headers)}
-        self._extensions = {} if server_hostname is None else {"sni_hostname": server_hostname}
-        self._closed = False
+    _http: httpx.AsyncClient
+
+    def _open_pool(self) -> None:
+        check_context(self.ssl_context)
         self._http = httpx.AsyncClient(
-            limits=httpx.Limits(
-                max_connections=self.pool_size,
-                max_keepalive_connections=self.pool_size,
-                keepalive_expiry=self.keepalive_expiry,
-            ),
-            verify=ssl_context if ssl_context is not None else True,
+            limits=httpx.Limits(**self.pool_options()),
+            verify=self.ssl_context if self.ssl_context is not None else True,
             trust_env=False,
             follow_redirects=False,
             # The whole call is bounded by asyncio.timeout; only connecting has its own bound.
@@ -129,20 +96,7 @@ class AsyncHttpConnectionService(AsyncService[Request, Response]):
             raise Rejected(f"{name}: the client is closed")
         context = request.context
         deadline = context.deadline
-        wire = self.wire
-        headers = request.headers
-        http_headers = self.http_headers
-        if wire.is_header:
-            exchange = HttpExchange(
-                self.spec, wire, request.method, request.args, self.service_name, headers
-            )
-        else:
-            if headers:  # no place for them in the body: HTTP headers (checked before sending)
-                http_headers = {**http_headers, **check_http_headers(headers, name)}
-            exchange = HttpExchange(
-                self.spec, wire, request.method, request.args, self.service_name
-            )
-        context.seqid = exchange.seqid
+        exchange, http_headers = self.start(request)
         left = None if deadline is None else deadline - time.monotonic()
         try:
             async with asyncio.timeout(left):
@@ -170,7 +124,7 @@ class AsyncHttpConnectionService(AsyncService[Request, Response]):
                 self.url,
                 content=exchange.body,
                 headers=http_headers,
-                extensions=self._extensions,
+                extensions=self.extensions,
             ) as response:
                 declared = response.headers.get("content-length")
                 exchange.check_length(declared)
@@ -197,14 +151,6 @@ class AsyncHttpConnectionService(AsyncService[Request, Response]):
 
     def __repr__(self) -> str:
         return f"<AsyncHttpConnectionService {self.url}{' closed' if self._closed else ''}>"
-
-
-def _checked(http_headers: Mapping[str, str] | None) -> dict[str, str]:
-    """``http_headers=`` checked when the client is built: a ``ValueError`` names a bad one."""
-    try:
-        return check_http_headers(http_headers or {}, "http_headers")
-    except LocalProtocolError as exc:
-        raise ValueError(str(exc)) from None
 
 
 class AsyncHttpClient(IDLMethodAttributes):

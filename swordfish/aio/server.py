@@ -99,6 +99,7 @@ from ..rpc.options import (
 )
 from ..rpc.request import Context, Request, Response
 from ..rpc.service import AsyncService, Service
+from ..tls import check_context
 from .stream import PAUSE_LIMIT, PAUSE_STOPPING, EngineProtocol, format_address
 
 __all__ = ["AsyncServer", "LINGER_QUIET", "LINGER_TIME", "SYNC_HANDLER_MODES"]
@@ -791,9 +792,7 @@ class AsyncServer:
         self.call_timeout = check_timeout("call_timeout", call_timeout)
         self.backlog = check_positive_int("backlog", backlog)
         self.reuse_port = reuse_port
-        if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
-            raise ValueError(f"ssl_context must be an ssl.SSLContext, got {ssl_context!r}")
-        self.ssl_context = ssl_context
+        self.ssl_context = check_context(ssl_context)
         self.handshake_timeout = check_timeout("handshake_timeout", handshake_timeout)
         if self.handshake_timeout is None:
             raise ValueError("handshake_timeout must be positive, not None")

@@ -16,7 +16,8 @@ headers can go out as HTTP request headers instead.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import (
@@ -28,13 +29,29 @@ from ..errors import (
     TransportTimeout,
 )
 from ..framing import WireFormat
-from ..framing.http import HttpStatusError, body_framer
+from ..framing.http import HTTP_PROTOCOLS, HttpStatusError, body_framer, content_type, http_wire
+from ..limits import DEFAULT_LIMITS, Limits
 from ..model.service import MethodSpec, ServiceSpec
 from ..model.struct import Struct
 from ..protocol import ClientConnection, ConnectionClosed, ExceptionReply, Reply
-from .request import Response
+from .options import check_choice, check_positive_int, check_timeout, resolve_service
+from .request import Request, Response
 
-__all__ = ["HttpExchange", "check_http_headers", "client_url", "http_url", "map_http_error"]
+__all__ = [
+    "DEFAULT_KEEPALIVE_EXPIRY",
+    "DEFAULT_POOL_SIZE",
+    "HttpCallOptions",
+    "HttpExchange",
+    "check_http_headers",
+    "client_url",
+    "http_url",
+    "map_http_error",
+]
+
+#: Connections an HTTP client keeps open to its server at most.
+DEFAULT_POOL_SIZE = 10
+#: Seconds an idle pooled connection is kept.
+DEFAULT_KEEPALIVE_EXPIRY = 30.0
 
 # RFC 9110: a field name is a token; a value here is visible ASCII, spaces and tabs (httpx
 # encodes header values as ASCII).
@@ -180,3 +197,85 @@ class HttpExchange:
         if isinstance(event, ExceptionReply):
             raise event.error
         return event.result
+
+
+class HttpCallOptions:
+    """The checked options of an HTTP client's terminal service, and the start of each call:
+    what the blocking and the asyncio ``HttpConnectionService`` share (they differ only in the
+    httpx client they drive and how they wait)."""
+
+    def __init__(
+        self,
+        service: object,
+        url: str,
+        *,
+        protocol: str = "binary",
+        connect_timeout: float | None = 5.0,
+        limits: Limits | None = None,
+        service_name: str | None = None,
+        ssl_context: Any = None,
+        server_hostname: str | None = None,
+        pool_size: int = DEFAULT_POOL_SIZE,
+        keepalive_expiry: float | None = DEFAULT_KEEPALIVE_EXPIRY,
+        http_headers: Mapping[str, str] | None = None,
+        header_transforms: Iterable[str] = (),
+    ) -> None:
+        self.spec = resolve_service(service)
+        self.service_name = service_name
+        self.url = url
+        self.protocol = check_choice("protocol", protocol, HTTP_PROTOCOLS)
+        self.connect_timeout = check_timeout("connect_timeout", connect_timeout)
+        # An ssl.SSLContext (this layer cannot import ssl: the drivers check it with
+        # swordfish.tls.check_context before building their pool).
+        self.ssl_context = ssl_context
+        if server_hostname is not None and ssl_context is None:
+            raise ValueError("server_hostname applies only with ssl_context")
+        self.server_hostname = server_hostname
+        self.pool_size = check_positive_int("pool_size", pool_size)
+        self.keepalive_expiry = check_timeout("keepalive_expiry", keepalive_expiry)
+        self.limits = limits or DEFAULT_LIMITS
+        self.wire = http_wire(self.protocol, self.limits, header_transforms=header_transforms)
+        kind = content_type(self.protocol)
+        try:
+            extra = check_http_headers(http_headers or {}, "http_headers")
+        except LocalProtocolError as exc:  # a construction argument: a ValueError
+            raise ValueError(str(exc)) from None
+        #: HTTP request headers sent with every call.
+        self.http_headers = {"Content-Type": kind, "Accept": kind, **extra}
+        #: httpx request extensions (the TLS server name when it is not the URL's host).
+        self.extensions: dict[str, Any] = (
+            {} if server_hostname is None else {"sni_hostname": server_hostname}
+        )
+        self._closed = False
+        self._open_pool()
+
+    def _open_pool(self) -> None:
+        """The driver's HTTP client, built from the checked options (``pool_options``)."""
+        raise NotImplementedError
+
+    def pool_options(self) -> dict[str, Any]:
+        """Keyword arguments for ``httpx.Limits``: the bounded keep-alive pool."""
+        return {
+            "max_connections": self.pool_size,
+            "max_keepalive_connections": self.pool_size,
+            "keepalive_expiry": self.keepalive_expiry,
+        }
+
+    def start(self, request: Request) -> tuple[HttpExchange, dict[str, str]]:
+        """The exchange for ``request`` and the HTTP headers to send with it: a THeader body
+        carries ``request.headers`` itself; other protocols have no place for them in the
+        body, so they go out as HTTP headers (checked before anything is sent)."""
+        headers = request.headers
+        http_headers = self.http_headers
+        if self.wire.is_header:
+            exchange = HttpExchange(
+                self.spec, self.wire, request.method, request.args, self.service_name, headers
+            )
+        else:
+            if headers:
+                http_headers = {**http_headers, **check_http_headers(headers, request.name)}
+            exchange = HttpExchange(
+                self.spec, self.wire, request.method, request.args, self.service_name
+            )
+        request.context.seqid = exchange.seqid
+        return exchange, http_headers

@@ -52,6 +52,7 @@ from ..rpc.options import HTTP_TRANSPORT
 from ..rpc.request import Context, Request, Response
 from ..rpc.service import Service, ServiceStatus
 from ..rpc.stub import IDLMethodAttributes, Stub
+from ..tls import check_context
 from ._common import PROTOCOLS, TRANSPORTS, check_choice, resolve_service
 from .stream import READ_SIZE, SyncStream, connect_tcp, format_address
 
@@ -113,11 +114,7 @@ class ConnectionService(Service[Request, Response]):
         self.protocol = check_choice("protocol", protocol, PROTOCOLS)
         self.transport = check_choice("transport", transport, TRANSPORTS)
         self.connect_timeout = connect_timeout
-        if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
-            raise ValueError(f"ssl_context must be an ssl.SSLContext, got {ssl_context!r}")
-        if server_hostname is not None and ssl_context is None:
-            raise ValueError("server_hostname applies only with ssl_context")
-        self.ssl_context = ssl_context
+        self.ssl_context = check_context(ssl_context, server_hostname)
         self.server_hostname = server_hostname
         self.limits = limits or DEFAULT_LIMITS
         self.wire = wire_format(

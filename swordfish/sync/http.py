@@ -44,17 +44,23 @@ from typing import Self
 
 import httpx
 
-from ..errors import LocalProtocolError, Rejected, TransportTimeout
-from ..framing.http import HTTP_PROTOCOLS, HttpStatusError, content_type, http_wire
-from ..limits import DEFAULT_LIMITS, Limits
+from ..errors import Rejected, TransportTimeout
+from ..framing.http import HttpStatusError
+from ..limits import Limits
 from ..model.service import MethodSpec
 from ..rpc.filter import AnyFilter, Stack
-from ..rpc.http import HttpExchange, check_http_headers, client_url, map_http_error
-from ..rpc.options import check_choice, check_positive_int, check_timeout
+from ..rpc.http import (
+    DEFAULT_KEEPALIVE_EXPIRY,
+    DEFAULT_POOL_SIZE,
+    HttpCallOptions,
+    client_url,
+    map_http_error,
+)
+from ..rpc.options import check_timeout
 from ..rpc.request import Context, Request, Response
 from ..rpc.service import Service, ServiceStatus
 from ..rpc.stub import IDLMethodAttributes, Stub
-from ._common import resolve_service
+from ..tls import check_context
 
 __all__ = [
     "DEFAULT_KEEPALIVE_EXPIRY",
@@ -64,17 +70,12 @@ __all__ = [
     "HttpStatusError",
 ]
 
-#: Connections an ``HttpClient`` keeps open to its server at most.
-DEFAULT_POOL_SIZE = 10
-#: Seconds an idle pooled connection is kept.
-DEFAULT_KEEPALIVE_EXPIRY = 30.0
-
 
 def _remaining(deadline: float | None) -> float | None:
     return None if deadline is None else deadline - time.monotonic()
 
 
-class HttpConnectionService(Service[Request, Response]):
+class HttpConnectionService(HttpCallOptions, Service[Request, Response]):
     """The HTTP client's terminal service: POSTs the call and reads the reply.
 
     Returns the result struct (``None`` for oneway) and raises ``TApplicationException`` for
@@ -89,47 +90,13 @@ class HttpConnectionService(Service[Request, Response]):
     role = "connection"
     description = "POSTs the call and reads its reply over pooled keep-alive HTTP connections"
 
-    def __init__(
-        self,
-        service: object,
-        url: str,
-        *,
-        protocol: str = "binary",
-        connect_timeout: float | None = 5.0,
-        limits: Limits | None = None,
-        service_name: str | None = None,
-        ssl_context: ssl.SSLContext | None = None,
-        server_hostname: str | None = None,
-        pool_size: int = DEFAULT_POOL_SIZE,
-        keepalive_expiry: float | None = DEFAULT_KEEPALIVE_EXPIRY,
-        http_headers: Mapping[str, str] | None = None,
-        header_transforms: Iterable[str] = (),
-    ) -> None:
-        self.spec = resolve_service(service)
-        self.service_name = service_name
-        self.url = url
-        self.protocol = check_choice("protocol", protocol, HTTP_PROTOCOLS)
-        self.connect_timeout = check_timeout("connect_timeout", connect_timeout)
-        if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
-            raise ValueError(f"ssl_context must be an ssl.SSLContext, got {ssl_context!r}")
-        if server_hostname is not None and ssl_context is None:
-            raise ValueError("server_hostname applies only with ssl_context")
-        self.server_hostname = server_hostname
-        self.pool_size = check_positive_int("pool_size", pool_size)
-        self.keepalive_expiry = check_timeout("keepalive_expiry", keepalive_expiry)
-        self.limits = limits or DEFAULT_LIMITS
-        self.wire = http_wire(self.protocol, self.limits, header_transforms=header_transforms)
-        kind = content_type(self.protocol)
-        self.http_headers = {"Content-Type": kind, "Accept": kind, **_checked(http_headers)}
-        self._extensions = {} if server_hostname is None else {"sni_hostname": server_hostname}
-        self._closed = False
+    _http: httpx.Client
+
+    def _open_pool(self) -> None:
+        check_context(self.ssl_context)
         self._http = httpx.Client(
-            limits=httpx.Limits(
-                max_connections=self.pool_size,
-                max_keepalive_connections=self.pool_size,
-                keepalive_expiry=self.keepalive_expiry,
-            ),
-            verify=ssl_context if ssl_context is not None else True,
+            limits=httpx.Limits(**self.pool_options()),
+            verify=self.ssl_context if self.ssl_context is not None else True,
             trust_env=False,  # no proxies or netrc from the environment: calls go to `url`
             follow_redirects=False,
         )
@@ -152,20 +119,7 @@ class HttpConnectionService(Service[Request, Response]):
         if self._closed:
             raise Rejected(f"{name}: the client is closed")
         deadline = request.context.deadline
-        wire = self.wire
-        headers = request.headers
-        http_headers = self.http_headers
-        if wire.is_header:
-            exchange = HttpExchange(
-                self.spec, wire, request.method, request.args, self.service_name, headers
-            )
-        else:
-            if headers:  # no place for them in the body: HTTP headers (checked before sending)
-                http_headers = {**http_headers, **check_http_headers(headers, name)}
-            exchange = HttpExchange(
-                self.spec, wire, request.method, request.args, self.service_name
-            )
-        request.context.seqid = exchange.seqid
+        exchange, http_headers = self.start(request)
         timeouts = self._timeouts(name, deadline)
         try:
             with self._http.stream(
@@ -174,7 +128,7 @@ class HttpConnectionService(Service[Request, Response]):
                 content=exchange.body,
                 headers=http_headers,
                 timeout=timeouts,
-                extensions=self._extensions,
+                extensions=self.extensions,
             ) as response:
                 declared = response.headers.get("content-length")
                 exchange.check_length(declared)
@@ -214,14 +168,6 @@ class HttpConnectionService(Service[Request, Response]):
 
     def __repr__(self) -> str:
         return f"<HttpConnectionService {self.url}{' closed' if self._closed else ''}>"
-
-
-def _checked(http_headers: Mapping[str, str] | None) -> dict[str, str]:
-    """``http_headers=`` checked when the client is built: a ``ValueError`` names a bad one."""
-    try:
-        return check_http_headers(http_headers or {}, "http_headers")
-    except LocalProtocolError as exc:
-        raise ValueError(str(exc)) from None
 
 
 class HttpClient(IDLMethodAttributes):

@@ -100,6 +100,7 @@ from ..rpc.filter import AnyFilter, Stack
 from ..rpc.options import HTTP_TRANSPORT
 from ..rpc.request import Context, Request, Response
 from ..rpc.service import Service
+from ..tls import check_context
 from ._common import MODELS, PROTOCOLS, TRANSPORTS, check_choice, resolve_service
 from .forking import _KILL_WAIT, DEFAULT_MAX_CHILDREN, ForkingLoop
 from .stream import READ_SIZE, SyncStream, format_address, map_socket_errors
@@ -518,9 +519,7 @@ class Server:
         if idle_timeout is not None and idle_timeout <= 0:
             raise ValueError(f"idle_timeout must be positive or None, got {idle_timeout!r}")
         self.idle_timeout = idle_timeout
-        if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
-            raise ValueError(f"ssl_context must be an ssl.SSLContext, got {ssl_context!r}")
-        self.ssl_context = ssl_context
+        self.ssl_context = check_context(ssl_context)
         if not (isinstance(handshake_timeout, (int, float)) and handshake_timeout > 0):
             raise ValueError(f"handshake_timeout must be positive, got {handshake_timeout!r}")
         self.handshake_timeout = float(handshake_timeout)
